@@ -1,0 +1,125 @@
+"""Shared fixtures: real SQLite and real PostgreSQL databases, migrated to head, and an HTTP client.
+
+PostgreSQL tests create a uniquely named throwaway database on 127.0.0.1:5432 and drop it afterwards.
+Without a reachable server they skip locally; with BROKER_REQUIRE_POSTGRES=1 (CI) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.agencies.models import Agency, AgencyKind, Role
+from broker.agencies.service import bootstrap, create_agency, create_principal
+from broker.api.app import create_app
+from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("BROKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("BROKER_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_admin() -> Engine | None:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect():
+            return engine
+    except OperationalError:
+        engine.dispose()
+        if REQUIRE_PG:
+            pytest.fail(
+                f"PostgreSQL is required (BROKER_REQUIRE_POSTGRES=1) but {PG_ADMIN_URL} is unreachable"
+            )
+        return None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped after the test."""
+    admin = _pg_admin()
+    if admin is None:
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+    name = f"broker_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'broker.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database migrated to head."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, secrets_dir=tmp_path / "secrets")
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine=engine)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def operator_token(sessions: sessionmaker[Session]) -> str:
+    with transaction(sessions) as session:
+        return bootstrap(session)
+
+
+MakePrincipal = Callable[..., str]
+
+
+@pytest.fixture
+def make_principal(sessions: sessionmaker[Session]) -> MakePrincipal:
+    """Register (if needed) an agency and a principal with ``roles``; returns its bearer token."""
+
+    def make(
+        agency: str, *roles: Role | str, kind: AgencyKind = AgencyKind.education, name: str = "Person"
+    ) -> str:
+        with transaction(sessions) as session:
+            if session.get(Agency, agency) is None:
+                create_agency(session, id=agency, name=agency, kind=kind, council_code=None, by=None)
+            _, token = create_principal(
+                session, agency_id=agency, name=name, email=None, roles=[Role(r) for r in roles], by=None
+            )
+        return token
+
+    return make
+
+
+@pytest.fixture
+def bearer() -> Callable[[str], dict[str, str]]:
+    """Authorization headers for a token."""
+    return lambda token: {"Authorization": f"Bearer {token}"}
