@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import operator
 
+_WEIGHTS_10_TO_2 = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _UPN_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"  # 23 letters: I, O and S are not used
 _UPN_VALUES = {c: i for i, c in enumerate(_UPN_ALPHABET)}
 
@@ -34,7 +35,7 @@ def _mod11(digits: list[int], weights: tuple[int, ...]) -> int | None:
 def chi_check_digit(first9: str) -> int | None:
     """Mod-11 CHI check digit (weights 10..2); None when the remainder makes the number unusable."""
     digits = _digits(first9, 9)
-    return None if digits is None else _mod11(digits, (10, 9, 8, 7, 6, 5, 4, 3, 2))
+    return None if digits is None else _mod11(digits, _WEIGHTS_10_TO_2)
 
 
 def chi_check_digit_mod10(first9: str) -> int | None:
@@ -81,10 +82,11 @@ def chi_is_valid(s: str) -> bool:
 
 def chi_check_digit_is_valid(s: str) -> bool:
     """The check-digit half of :func:`chi_is_valid` (Mod 11 first, Mod 10 only when that fails)."""
-    if _digits(s, 10) is None:
+    digits = _digits(s, 10)
+    if digits is None:
         return False
-    check = int(s[9])
-    return chi_check_digit(s[:9]) == check or chi_check_digit_mod10(s[:9]) == check
+    check = digits[9]
+    return _mod11(digits[:9], _WEIGHTS_10_TO_2) == check or chi_check_digit_mod10(s[:9]) == check
 
 
 def scn_check_digit(first8: str) -> int | None:
@@ -96,7 +98,7 @@ def scn_check_digit(first8: str) -> int | None:
 def nhs_check_digit(first9: str) -> int | None:
     """NHS number check digit: mod 11 with weights 10..2; None when unusable."""
     digits = _digits(first9, 9)
-    return None if digits is None else _mod11(digits, (10, 9, 8, 7, 6, 5, 4, 3, 2))
+    return None if digits is None else _mod11(digits, _WEIGHTS_10_TO_2)
 
 
 def upn_check_letter(last12: str) -> str:

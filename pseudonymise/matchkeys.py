@@ -1,0 +1,196 @@
+"""Match keys: the normalised strings a record is tokenised under, one per key type it can form.
+
+Strong keys are single identifiers. Weak keys combine name parts and date of birth so that linkage
+survives a typo in any one field (research/linkage.md): several weak keys with different failure modes
+beat one exact name+DOB key. Key type names are stable: they are hashed into every token.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import jellyfish
+
+from pseudonymise.normalise import NORMALISERS, IdentifierKind, Invalid, Normaliser, cached
+
+
+class KeyType(enum.StrEnum):
+    """Stable match-key type names (part of the token format and the HMAC input)."""
+
+    CHI = "chi"
+    SCN = "scn"
+    NHS = "nhs"
+    UPN = "upn"
+    NINO = "nino"
+    NAME_DOB = "name_dob"
+    SLK = "slk"
+    PHONETIC_DOB = "phonetic_dob"
+    DOB_SWAP = "dob_swap"
+
+    @property
+    def strong(self) -> bool:
+        """A strong key identifies a child on its own; weak keys only suggest a match."""
+        return self in STRONG_KEYS
+
+
+STRONG_KEYS: Final = frozenset({KeyType.CHI, KeyType.SCN, KeyType.NHS, KeyType.UPN, KeyType.NINO})
+WEAK_KEYS: Final = frozenset(KeyType) - STRONG_KEYS
+
+# Which identifier kinds each key needs; a key is formed only when all of them are valid.
+KEY_INPUTS: Final[dict[KeyType, tuple[IdentifierKind, ...]]] = {
+    KeyType.CHI: (IdentifierKind.CHI,),
+    KeyType.SCN: (IdentifierKind.SCN,),
+    KeyType.NHS: (IdentifierKind.NHS,),
+    KeyType.UPN: (IdentifierKind.UPN,),
+    KeyType.NINO: (IdentifierKind.NINO,),
+    KeyType.NAME_DOB: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB),
+    KeyType.SLK: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB, IdentifierKind.SEX),
+    KeyType.PHONETIC_DOB: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB),
+    KeyType.DOB_SWAP: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB),
+}
+
+_SLK_SEX: Final = {"m": "1", "f": "2", "x": "3"}
+
+
+def slk_value(forename: str, surname: str, dob: str, sex: str) -> str:
+    """SLK-581 style: surname letters 2, 3, 5 + forename letters 2, 3 + DOB (YYYYMMDD) + sex code.
+
+    As in SLK-581, a name too short to have a letter at a position contributes '2' there.
+    """
+    sur, fore = surname.ljust(5, "2"), forename.ljust(3, "2")
+    return (sur[1] + sur[2] + sur[4] + fore[1] + fore[2]).upper() + dob.replace("-", "") + _SLK_SEX[sex]
+
+
+def swapped_dob(dob: str) -> str | None:
+    """The ISO date with day and month exchanged, or None when that is not a different real date."""
+    year, month, day = dob.split("-")
+    if month == day or int(day) > 12:
+        return None
+    return f"{year}-{day}-{month}"
+
+
+def _strong(value: str) -> str:
+    return value
+
+
+def _name_dob(forename: str, surname: str, dob: str) -> str:
+    return f"{forename}|{surname}|{dob}"
+
+
+def _phonetic_dob(forename: str, surname: str, dob: str) -> str:
+    return f"{jellyfish.soundex(surname)}|{forename[0]}|{dob}"
+
+
+def _dob_swap(forename: str, surname: str, dob: str) -> str | None:
+    """Both DOB orders, sorted, so a record with the true DOB and one with day and month exchanged
+    produce the same value (tokens of different key types never compare equal)."""
+    swapped = swapped_dob(dob)
+    if swapped is None:
+        return None
+    first, second = sorted((dob, swapped))
+    return f"{forename}|{surname}|{first}|{second}"
+
+
+# Each builder takes the normalised values of KEY_INPUTS[key_type], in that order.
+_BUILDERS: Final[dict[KeyType, Callable[..., str | None]]] = {
+    **dict.fromkeys(STRONG_KEYS, _strong),
+    KeyType.NAME_DOB: _name_dob,
+    KeyType.SLK: slk_value,
+    KeyType.PHONETIC_DOB: _phonetic_dob,
+    KeyType.DOB_SWAP: _dob_swap,
+}
+
+
+@dataclass(frozen=True)
+class RecordKeys:
+    """What one record yields: the match-key values it can form and why any identifier was unusable."""
+
+    keys: dict[KeyType, str] = field(default_factory=dict)
+    invalid: dict[IdentifierKind, Invalid] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ColumnKeys:
+    """What a batch of records yields, column by column.
+
+    ``keys[key_type][i]`` is row i's value or None; ``invalid[kind]`` lists (row index, reason).
+    """
+
+    keys: dict[KeyType, list[str | None]]
+    invalid: dict[IdentifierKind, list[tuple[int, Invalid]]]
+
+
+_REPEATING: Final = frozenset(
+    {
+        IdentifierKind.FORENAME,
+        IdentifierKind.SURNAME,
+        IdentifierKind.DOB,
+        IdentifierKind.SEX,
+        IdentifierKind.POSTCODE,
+    }
+)
+
+
+class KeyFormer:
+    """Forms a fixed set of key types; keep one per dataset, it memoises the repeating fields."""
+
+    def __init__(self, key_types: Iterable[KeyType] = tuple(KeyType)) -> None:
+        self.key_types = tuple(key_types)
+        needed = sorted({kind for kt in self.key_types for kind in KEY_INPUTS[kt]})
+        self._normalisers: list[tuple[IdentifierKind, Normaliser]] = [
+            (kind, cached(kind) if kind in _REPEATING else NORMALISERS[kind]) for kind in needed
+        ]
+
+    def form_columns(self, columns: Mapping[str, Sequence[object]], rows: int) -> ColumnKeys:
+        """Normalise identifier columns (keyed by :class:`IdentifierKind` names) and form every key.
+
+        Column-wise because that is the pipeline's shape and keeps per-row work to list comprehensions.
+        Missing values (absent column, None, blank) are not invalid; other unusable values are reported
+        by kind, row index and reason only.
+        """
+        normalised: dict[IdentifierKind, list[str | None]] = {}
+        invalid: dict[IdentifierKind, list[tuple[int, Invalid]]] = {}
+        for kind, normaliser in self._normalisers:
+            column = columns.get(kind)
+            if column is None:
+                normalised[kind] = [None] * rows
+                continue
+            results = [
+                None if v is None else normaliser(v if isinstance(v, str) else _as_text(v)) for v in column
+            ]
+            bad: list[tuple[int, Invalid]] = [
+                (i, r) for i, r in enumerate(results) if isinstance(r, Invalid) and r is not Invalid.MISSING
+            ]
+            if bad:
+                invalid[kind] = bad
+            normalised[kind] = [r if isinstance(r, str) else None for r in results]
+        keys: dict[KeyType, list[str | None]] = {}
+        for kt in self.key_types:
+            build = _BUILDERS[kt]
+            inputs = [normalised[kind] for kind in KEY_INPUTS[kt]]
+            keys[kt] = [None if None in values else build(*values) for values in zip(*inputs, strict=True)]
+        return ColumnKeys(keys, invalid)
+
+    def form(self, raw: Mapping[str, object]) -> RecordKeys:
+        """The keys one record can form (a batch of one)."""
+        formed = self.form_columns({kind: [raw.get(kind)] for kind, _ in self._normalisers}, 1)
+        return RecordKeys(
+            keys={kt: values[0] for kt, values in formed.keys.items() if values[0] is not None},
+            invalid={kind: bad[0][1] for kind, bad in formed.invalid.items()},
+        )
+
+
+def compute_keys(raw: Mapping[str, object], key_types: Iterable[KeyType] = tuple(KeyType)) -> RecordKeys:
+    """All of ``key_types`` that ``raw`` can form (a one-off :class:`KeyFormer`)."""
+    return KeyFormer(key_types).form(raw)
+
+
+def _as_text(value: object) -> str:
+    """Parquet hands over dates and integers; give them the text form the normalisers expect."""
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return str(isoformat())[:10]
+    return str(value)

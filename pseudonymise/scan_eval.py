@@ -1,0 +1,204 @@
+"""A labelled, synthetic set of practitioner notes and the residual-PII scan's recall on it.
+
+Notes are generated deterministically from templates: about half carry one planted identifier each (so
+recall is measured per entity type), with some harder spellings mixed in (spaced CHIs, +44 phones,
+lower-case postcodes, written-out dates); the other half are clean but full of ordinary numbers (times,
+amounts, counts, rooms) so the false-positive rate means something. Run ``python -m
+pseudonymise.scan_eval`` to print the figures quoted in docs/pseudonymisation.md.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+from pseudonymise import checkdigits
+from pseudonymise.normalise import normalise_nino
+from pseudonymise.scan import CHI_ENTITY, KNOWN_PERSON, SCN_ENTITY, Scanner
+
+# Label -> the entity types that count as catching it (a valid CHI is also a valid NHS number by the
+# same Mod-11 rule, so either type is a correct catch).
+ACCEPTED: Final = {
+    "CHI": {CHI_ENTITY, "UK_NHS"},
+    "NHS": {"UK_NHS", CHI_ENTITY},
+    "SCN": {SCN_ENTITY},
+    "PHONE": {"PHONE_NUMBER"},
+    "EMAIL": {"EMAIL_ADDRESS"},
+    "POSTCODE": {"UK_POSTCODE"},
+    "NINO": {"UK_NINO"},
+    "DATE": {"DATE_TIME"},
+    "NAME": {KNOWN_PERSON},
+}
+
+_PII_TEMPLATES: Final = {
+    "CHI": [
+        "Health visitor confirmed CHI {v} on file.",
+        "GP letter quotes {v} for the child.",
+        "Ref {v} from the health board.",
+    ],
+    "NHS": ["NHS number {v} given by mum.", "Discharge summary lists {v}.", "Hospital number {v} noted."],
+    "SCN": ["Pupil SCN {v} transferred from previous school.", "Candidate number {v} on the SEEMiS record."],
+    "PHONE": [
+        "Call mum on {v} after 3pm.",
+        "Dad's mobile is {v}.",
+        "Left voicemail at {v} regarding attendance.",
+    ],
+    "EMAIL": ["Send the plan to {v} by Friday.", "Carer email {v} confirmed.", "Contact: {v}"],
+    "POSTCODE": [
+        "Family moved to {v} last month.",
+        "New address is 4 Main Street, {v}.",
+        "Placement in {v} area.",
+    ],
+    "NINO": ["Carer NI number {v} for the benefit claim.", "NINO {v} supplied by the young person."],
+    "DATE": ["Date of birth {v} confirmed with school.", "DOB {v}.", "Born {v} at home."],
+    "NAME": ["Spoke to {v} about attendance.", "{v} was upset at drop-off.", "Home visit: {v} present."],
+}
+_CLEAN_TEMPLATES: Final = [
+    "Attended {a} of {b} sessions this term; engagement improving.",
+    "Review meeting held in Room {a} at 10:30, next review in week {b}.",
+    "School reports settled behaviour; {a} late marks since the holidays.",
+    "Voucher of £{a} issued for school clothing.",
+    "Child enjoyed the football club, scored {a} goals on Saturday.",
+    "P{a} class teacher notes good progress in reading level {b}.",
+    "Support plan updated; {a} actions agreed, {b} outstanding.",
+    "Attendance {a}% over the last {b} weeks.",
+    "Family received food parcel; follow-up in {a} days.",
+    "Worker to chase housing repair, ticket number pending.",
+]
+_FORENAMES: Final = [
+    "Aileen",
+    "Callum",
+    "Eilidh",
+    "Fraser",
+    "Isla",
+    "Lewis",
+    "Morag",
+    "Ruaridh",
+    "Skye",
+    "Zoë",
+]
+_SURNAMES: Final = [
+    "MacLeod",
+    "Campbell",
+    "O'Neill",
+    "Robertson",
+    "Fraser-Hughes",
+    "McIntyre",
+    "Stewart",
+    "Wallace",
+]
+_AREAS: Final = ["EH", "G", "AB", "DD", "KY", "IV", "PA", "FK"]
+_MOBILE: Final = ["07911", "07400", "07812", "07723", "07500"]
+_MONTH_NAMES: Final = (
+    "January February March April May June July August September October November December".split()  # noqa: SIM905
+)
+_NINO_LETTERS: Final = "ABCEGHJKLMNPRSTWXYZ"
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    label: str | None  # None for a clean note
+    names: tuple[str, ...] = ()  # the subject's names, passed as the scan's deny-list
+
+
+def _chi(rnd: random.Random) -> str:
+    while True:
+        first9 = f"{rnd.randint(1, 28):02d}{rnd.randint(1, 12):02d}{rnd.randint(8, 24):02d}"
+        first9 += f"{rnd.randint(0, 999):03d}"
+        check = checkdigits.chi_check_digit(first9)
+        if check is not None:
+            return first9 + str(check)
+
+
+def _nhs(rnd: random.Random) -> str:
+    while True:
+        first9 = f"{rnd.randint(400, 799)}{rnd.randint(0, 999999):06d}"
+        check = checkdigits.nhs_check_digit(first9)
+        if check is not None:
+            s = first9 + str(check)
+            return f"{s[:3]} {s[3:6]} {s[6:]}" if rnd.random() < 0.5 else s
+
+
+def _scn(rnd: random.Random) -> str:
+    while True:
+        first8 = f"{rnd.randint(6, 25):02d}{rnd.randint(0, 999999):06d}"
+        check = checkdigits.scn_check_digit(first8)
+        if check is not None:
+            return first8 + str(check)
+
+
+def _value(label: str, rnd: random.Random, forename: str, surname: str) -> str:
+    if label == "CHI":
+        chi = _chi(rnd)
+        return f"{chi[:6]} {chi[6:]}" if rnd.random() < 0.3 else chi
+    if label == "NHS":
+        return _nhs(rnd)
+    if label == "SCN":
+        return _scn(rnd)
+    if label == "PHONE":
+        mobile = f"{rnd.choice(_MOBILE)} {rnd.randint(100000, 999999)}"
+        return "+44 " + mobile[1:] if rnd.random() < 0.3 else mobile
+    if label == "EMAIL":
+        return f"{forename.lower().replace('ë', 'e')}.{rnd.randint(1, 99)}@example.org"
+    if label == "POSTCODE":
+        letters = "ABDEFGHJLNPQRSTUWXYZ"
+        inward = f"{rnd.randint(1, 9)}{rnd.choice(letters)}{rnd.choice(letters)}"
+        postcode = f"{rnd.choice(_AREAS)}{rnd.randint(1, 20)} {inward}"
+        return postcode.lower() if rnd.random() < 0.2 else postcode
+    if label == "NINO":
+        while True:
+            pairs = " ".join(str(rnd.randint(10, 99)) for _ in range(3))
+            nino = f"{rnd.choice(_NINO_LETTERS)}{rnd.choice(_NINO_LETTERS)} {pairs} {rnd.choice('ABCD')}"
+            if isinstance(normalise_nino(nino), str):
+                return nino
+    if label == "DATE":
+        day, month, year = rnd.randint(1, 28), rnd.randint(1, 12), rnd.randint(2008, 2024)
+        if rnd.random() < 0.3:  # written out: presidio's date patterns are numeric only
+            return f"{day} {_MONTH_NAMES[month - 1]} {year}"
+        return f"{day:02d}/{month:02d}/{year}"
+    return f"{forename} {surname}"
+
+
+def labelled_notes(per_label: int = 40, clean: int = 400, seed: int = 7) -> list[Note]:
+    """``per_label`` notes per entity label plus ``clean`` notes with no identifier."""
+    rnd = random.Random(seed)
+    notes: list[Note] = []
+    for label, templates in _PII_TEMPLATES.items():
+        for _ in range(per_label):
+            forename, surname = rnd.choice(_FORENAMES), rnd.choice(_SURNAMES)
+            text = rnd.choice(templates).format(v=_value(label, rnd, forename, surname))
+            notes.append(Note(text, label, (forename, surname)))
+    for _ in range(clean):
+        text = rnd.choice(_CLEAN_TEMPLATES).format(a=rnd.randint(1, 99), b=rnd.randint(1, 12))
+        notes.append(Note(text, None, (rnd.choice(_FORENAMES), rnd.choice(_SURNAMES))))
+    return notes
+
+
+def evaluate(scanner: Scanner, notes: list[Note]) -> dict[str, object]:
+    """Recall per label and the share of clean notes with any finding."""
+    hits: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    flagged_clean = 0
+    clean = 0
+    for note in notes:
+        found = {entity for entity, _ in scanner.scan_text(note.text, note.names)}
+        if note.label is None:
+            clean += 1
+            flagged_clean += bool(found)
+        else:
+            totals[note.label] += 1
+            hits[note.label] += bool(found & ACCEPTED[note.label])
+    return {
+        "recall": {label: round(hits[label] / totals[label], 3) for label in sorted(totals)},
+        "false_positive_rate": round(flagged_clean / clean, 3) if clean else 0.0,
+        "notes": len(notes),
+        "clean_notes": clean,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(evaluate(Scanner(), labelled_notes()), indent=2))

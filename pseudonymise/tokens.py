@@ -1,0 +1,241 @@
+"""Two-stage keyed tokens.
+
+Stage 1 (agency): ``t1 = HMAC-SHA256(K_link, key_type || 0x00 || normalised)``.
+Stage 2 (broker): ``t2 = HMAC-SHA256(K_broker, text(t1))``; hashing the text form binds the key type and
+linkage key version of t1 into t2.
+
+Tokens carry stage, key type and key versions in their text form, so a token from the wrong stage,
+key type or key version is rejected with a reason instead of silently never matching:
+
+    t1.<key_type>.v<link_version>.<digest>
+    t2.<key_type>.v<link_version>.b<broker_version>.<digest>
+
+``digest`` is the 32-byte HMAC in unpadded base64url (43 characters).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple, overload
+
+from pseudonymise.matchkeys import KeyType
+
+KEY_BYTES: Final = 32
+DIGEST_BYTES: Final = 32
+_B64_LEN: Final = 43
+_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+
+class TokenInvalid(enum.Enum):
+    """Why a token text was refused. Never includes the token itself."""
+
+    MALFORMED = "malformed"
+    UNKNOWN_KEY_TYPE = "unknown_key_type"
+    WRONG_STAGE = "wrong_stage"
+    WRONG_KEY_TYPE = "wrong_key_type"
+    WRONG_KEY_VERSION = "wrong_key_version"
+
+
+class TokenError(ValueError):
+    """A token that cannot be used here; ``reason`` says why."""
+
+    def __init__(self, reason: TokenInvalid) -> None:
+        super().__init__(f"token refused: {reason.value}")
+        self.reason = reason
+
+
+class Token(NamedTuple):
+    """An immutable token. A NamedTuple because the tokeniser builds millions of them."""
+
+    stage: int
+    key_type: KeyType
+    link_version: int
+    broker_version: int | None
+    digest: bytes
+
+    def __str__(self) -> str:
+        b64 = binascii.b2a_base64(self.digest, newline=False)[:_B64_LEN].translate(_URLSAFE).decode("ascii")
+        if self.stage == 1:
+            return f"t1.{self.key_type}.v{self.link_version}.{b64}"
+        return f"t2.{self.key_type}.v{self.link_version}.b{self.broker_version}.{b64}"
+
+    def __repr__(self) -> str:
+        # The digest is pseudonymous data: keep it out of reprs, tracebacks and logs.
+        return f"Token(stage={self.stage}, key_type={self.key_type.value}, v{self.link_version})"
+
+    @classmethod
+    def parse(
+        cls,
+        text: str,
+        *,
+        stage: int | None = None,
+        key_type: KeyType | None = None,
+        link_version: int | None = None,
+        broker_version: int | None = None,
+    ) -> Token:
+        """Parse a token text; each given expectation that does not hold raises :class:`TokenError`."""
+        parts = text.split(".")
+        if len(parts) not in (4, 5) or parts[0] not in ("t1", "t2"):
+            raise TokenError(TokenInvalid.MALFORMED)
+        parsed_stage = int(parts[0][1])
+        if len(parts) != (4 if parsed_stage == 1 else 5):
+            raise TokenError(TokenInvalid.MALFORMED)
+        try:
+            parsed_type = KeyType(parts[1])
+        except ValueError:
+            raise TokenError(TokenInvalid.UNKNOWN_KEY_TYPE) from None
+        parsed_link = _version(parts[2], "v")
+        parsed_broker = _version(parts[3], "b") if parsed_stage == 2 else None
+        digest = _digest(parts[-1])
+        if stage is not None and parsed_stage != stage:
+            raise TokenError(TokenInvalid.WRONG_STAGE)
+        if key_type is not None and parsed_type is not key_type:
+            raise TokenError(TokenInvalid.WRONG_KEY_TYPE)
+        if (link_version is not None and parsed_link != link_version) or (
+            broker_version is not None and parsed_broker != broker_version
+        ):
+            raise TokenError(TokenInvalid.WRONG_KEY_VERSION)
+        return cls(parsed_stage, parsed_type, parsed_link, parsed_broker, digest)
+
+
+def _version(part: str, prefix: str) -> int:
+    digits = part[1:]
+    if not part.startswith(prefix) or not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
+        raise TokenError(TokenInvalid.MALFORMED)
+    return int(digits)
+
+
+def _digest(part: str) -> bytes:
+    if len(part) != _B64_LEN:
+        raise TokenError(TokenInvalid.MALFORMED)
+    try:
+        digest = base64.urlsafe_b64decode(part + "=")
+    except (binascii.Error, ValueError):
+        raise TokenError(TokenInvalid.MALFORMED) from None
+    if base64.urlsafe_b64encode(digest)[:_B64_LEN].decode("ascii") != part:
+        raise TokenError(TokenInvalid.MALFORMED)  # non-canonical trailing bits
+    return digest
+
+
+def _check_material(material: bytes, version: int) -> None:
+    if len(material) != KEY_BYTES:
+        raise ValueError(f"key material must be {KEY_BYTES} bytes")
+    if version < 1:
+        raise ValueError("key version must be >= 1")
+
+
+@dataclass(frozen=True)
+class LinkageKey:
+    """K_link for one agreement and version: what an agency holds to compute stage-1 tokens."""
+
+    agreement_id: str
+    version: int
+    material: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _check_material(self.material, self.version)
+
+
+@dataclass(frozen=True)
+class BrokerKey:
+    """K_broker for one agreement and version: never leaves the broker."""
+
+    agreement_id: str
+    version: int
+    material: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _check_material(self.material, self.version)
+
+
+class Tokeniser:
+    """Stage-1 tokens under one linkage key. Pre-keys one HMAC object per key type and copies it per value."""
+
+    __slots__ = ("_bases", "_version")
+
+    def __init__(self, key: LinkageKey) -> None:
+        if not isinstance(key, LinkageKey):
+            raise TypeError("Tokeniser needs a LinkageKey (a BrokerKey is for stage 2)")
+        self._version = key.version
+        self._bases: dict[KeyType, hmac.HMAC] = {}
+        for kt in KeyType:
+            base = hmac.new(key.material, digestmod=hashlib.sha256)
+            base.update(kt.value.encode("ascii") + b"\x00")
+            self._bases[kt] = base
+
+    def tokenise(self, key_type: KeyType, normalised: str) -> Token:
+        """One stage-1 token. ``normalised`` must come from :mod:`pseudonymise.normalise`/``matchkeys``."""
+        h = self._bases[key_type].copy()
+        h.update(normalised.encode("utf-8"))
+        return Token(1, key_type, self._version, None, h.digest())
+
+    def tokenise_many(self, key_type: KeyType, values: Iterable[str]) -> TokenBatch:
+        """Stage-1 tokens for a column of normalised values (the pipeline's hot path: no per-value object)."""
+        base = self._bases[key_type]
+        digests = []
+        for value in values:
+            h = base.copy()
+            h.update(value.encode("utf-8"))
+            digests.append(h.digest())
+        return TokenBatch(key_type, self._version, digests)
+
+
+@dataclass(frozen=True)
+class TokenBatch(Sequence[Token]):
+    """Stage-1 tokens of one key type and key version, stored as a column of digests."""
+
+    key_type: KeyType
+    link_version: int
+    digests: list[bytes] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    @overload
+    def __getitem__(self, index: int) -> Token: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Token]: ...
+    def __getitem__(self, index: int | slice) -> Token | list[Token]:
+        if isinstance(index, slice):
+            return [Token(1, self.key_type, self.link_version, None, d) for d in self.digests[index]]
+        return Token(1, self.key_type, self.link_version, None, self.digests[index])
+
+    def texts(self) -> list[str]:
+        """The text form of every token (same as ``str(token)``), built without per-token objects."""
+        prefix = f"t1.{self.key_type}.v{self.link_version}."
+        b2a, table = binascii.b2a_base64, _URLSAFE
+        return [
+            prefix + b2a(d, newline=False)[:_B64_LEN].translate(table).decode("ascii") for d in self.digests
+        ]
+
+
+class BrokerRekeyer:
+    """Stage 2 at the broker: re-key an agency's stage-1 token under the agreement's broker key."""
+
+    __slots__ = ("_base", "_version")
+
+    def __init__(self, key: BrokerKey) -> None:
+        if not isinstance(key, BrokerKey):
+            raise TypeError("BrokerRekeyer needs a BrokerKey (a LinkageKey is for stage 1)")
+        self._version = key.version
+        self._base = hmac.new(key.material, digestmod=hashlib.sha256)
+
+    def stage2(self, token: Token) -> Token:
+        """``t2 = HMAC(K_broker, text(t1))``; refuses anything that is not a stage-1 token."""
+        if token.stage != 1:
+            raise TokenError(TokenInvalid.WRONG_STAGE)
+        h = self._base.copy()
+        h.update(str(token).encode("ascii"))
+        return Token(2, token.key_type, token.link_version, self._version, h.digest())
+
+    def stage2_text(
+        self, text: str, *, key_type: KeyType | None = None, link_version: int | None = None
+    ) -> str:
+        """Parse a submitted stage-1 token text, check it, and return the stage-2 token text."""
+        return str(self.stage2(Token.parse(text, stage=1, key_type=key_type, link_version=link_version)))
