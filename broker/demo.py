@@ -6,21 +6,35 @@ never touches a database named by ``BROKER_DATABASE_URL``.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from agreements.loader import load_file
+from agreements.model import Agreement, Dataset
 from broker.agencies.models import AgencyKind, Role
-from broker.agencies.service import bootstrap, create_agency, create_principal
+from broker.agencies.service import authenticate, bootstrap, create_agency, create_principal
+from broker.agreements.service import seed_active_agreement
 from broker.cli.context import open_context
 from broker.cli.serve import run_server
 from broker.database import transaction, upgrade
+from broker.extracts.service import Receipt
+from broker.extracts.service import submit as submit_extract
+from broker.keys import service as keys_service
 from broker.settings import Settings, get_settings
+from broker.synth.generator import generate
+from pseudonymise.pipeline import pseudonymise_file
+from pseudonymise.scan import Scanner
+from pseudonymise.spec import DatasetSpec
+from pseudonymise.tokens import LinkageKey, Tokeniser
 
 console = Console()
 
@@ -156,6 +170,172 @@ def demo_command(
     settings, tokens = prepare(root)
     if port is not None:
         settings = settings.model_copy(update={"port": port})
+    lookup = seed_extracts(settings, tokens, root)
     print_tokens(tokens, settings)
+    console.print("A linked-record lookup as the Fife social worker (synthetic child):")
+    console.print(lookup, soft_wrap=True, highlight=False)
     if serve:
         run_server(settings)
+
+
+# --------------------------------------------------------------------------- extracts and lookups
+# The synthetic generator writes one file per agency type for all councils; an agency's extract is its
+# council's rows with the columns its agreement dataset declares (raw identifiers included: the agency
+# pseudonymises them before anything leaves it).
+
+
+@dataclass(frozen=True)
+class SynthSource:
+    """Where a dataset's agency-side rows come from in the synthetic output."""
+
+    file: str
+    council: str
+    derived: tuple[tuple[str, str, str], ...] = ()  # (field, synth column, value meaning "present")
+
+
+SYNTH_SOURCES: dict[str, SynthSource] = {
+    "fife-attendance": SynthSource("education.csv", "S12000047"),
+    "fife-pupils": SynthSource("education.csv", "S12000047"),
+    "highland-pupils": SynthSource("education.csv", "S12000017"),
+    "fife-health-visiting": SynthSource(
+        "health_visiting.csv", "S12000047", (("review_stage", "hv_review_27_30m", "completed"),)
+    ),
+    "fife-homelessness": SynthSource("housing.csv", "S12000047"),
+}
+REVIEW_STAGE = "27-30m"
+
+
+def agency_input(synth_dir: Path, dataset: Dataset, source: SynthSource) -> pl.DataFrame:
+    """The agency's raw extract: its council's rows and the declared columns (nulls where absent)."""
+    raw = pl.read_csv(synth_dir / source.file, infer_schema=False)
+    raw = raw.filter(pl.col("council_code") == source.council)
+    derived = {name: (column, present) for name, column, present in source.derived}
+    columns = []
+    for field in dataset.fields:
+        if field.name in derived:
+            column, present = derived[field.name]
+            expr = pl.when(pl.col(column) == present).then(pl.lit(REVIEW_STAGE)).otherwise(None)
+        elif field.name in raw.columns:
+            expr = pl.col(field.name)
+        else:
+            expr = pl.lit(None, dtype=pl.String)
+        columns.append(expr.alias(field.name))
+    return raw.select(columns)
+
+
+def pseudonymise_for(
+    synth_dir: Path,
+    dataset: Dataset,
+    source: SynthSource,
+    key: LinkageKey,
+    out_dir: Path,
+    *,
+    redact: bool = False,
+) -> Path:
+    """Run the agency-side pipeline on the synthetic rows: the file a data officer would submit.
+
+    With ``redact`` the agency scans its free text first and blanks the notes the scan flags, as a data
+    officer does after a quarantine (the synthetic notes carry planted identifiers on purpose).
+    """
+    raw = out_dir / f"{dataset.id}.raw.csv"
+    agency_input(synth_dir, dataset, source).write_csv(raw)
+    out = out_dir / f"{dataset.id}.csv"
+    spec = DatasetSpec.from_agreement_dataset(dataset)
+    report = pseudonymise_file(raw, out, spec, Tokeniser(key), scanner=Scanner() if redact else None)
+    raw.unlink()
+    flagged = sorted({f.row_number - 1 for f in report.findings if f.column in spec.free_text})
+    if flagged:
+        frame = pl.read_csv(out, infer_schema=False)
+        blank = pl.int_range(pl.len()).is_in(flagged)
+        frame.with_columns(
+            pl.when(blank).then(None).otherwise(pl.col(c)).alias(c) for c in spec.free_text
+        ).write_csv(out)
+    return out
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "agreements" / "examples"
+LOOKUP_AGREEMENT = "early-intervention-fife.yaml"
+DEMO_AS_OF = date(2026, 11, 1)
+
+
+def seed_agreement(session: Session, master_key: bytes, path: Path) -> Agreement:
+    """Install an example agreement as active (approvals recorded as given out of band) with its keys."""
+    agreement = load_file(path)
+    seed_active_agreement(session, agreement)
+    keys_service.create(session, agreement.id, actor=None, master_key=master_key)
+    return agreement
+
+
+def demo_extracts(
+    session: Session, master_key: bytes, agreement: Agreement, synth_dir: Path, out_dir: Path
+) -> list[tuple[Dataset, Path]]:
+    """Pseudonymise, as each provider agency would, every dataset the synthetic data can fill."""
+    key = keys_service.linkage_key(session, agreement.id, master_key=master_key)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        (dataset, pseudonymise_for(synth_dir, dataset, SYNTH_SOURCES[dataset.id], key, out_dir, redact=True))
+        for dataset in agreement.datasets
+        if dataset.id in SYNTH_SOURCES
+    ]
+
+
+def submit_demo_extracts(
+    session: Session,
+    master_key: bytes,
+    agreement: Agreement,
+    files: list[tuple[Dataset, Path]],
+    tokens: list[IssuedToken],
+) -> list[Receipt]:
+    """Submit each file as its provider's data officer (the service path `broker submit` uses locally)."""
+    officers = {t.agency: t.token for t in tokens if t.roles == str(Role.data_officer)}
+    receipts = []
+    for dataset, path in files:
+        actor = authenticate(session, officers[dataset.provider])
+        assert actor is not None
+        receipts.append(
+            submit_extract(session, master_key, actor, agreement.id, dataset.id, path, "csv", DEMO_AS_OF)
+        )
+    return receipts
+
+
+def lookup_example(synth_dir: Path, agreement: Agreement, token: str, base: str) -> str:
+    """A ready `curl` for one Fife pupil's linked record (synthetic identifiers)."""
+    children = pl.read_csv(synth_dir / "children.csv", infer_schema=False).filter(
+        (pl.col("council_code") == "S12000047") & pl.col("scn").is_not_null() & pl.col("chi").is_not_null()
+    )
+    child = children.row(0, named=True)
+    body = {
+        "purpose": "EI-SUPPORT",
+        "case_reference": "DEMO-CASE-1",
+        "identifiers": {k: child[k] for k in ("chi", "scn", "forename", "surname", "dob", "sex")},
+    }
+    return (
+        f"curl -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        f"{base}/v1/agreements/{agreement.id}/records/lookup -d '{json.dumps(body)}'"
+    )
+
+
+def seed_extracts(settings: Settings, tokens: list[IssuedToken], root: Path, preset: str = "demo") -> str:
+    """Generate synthetic data, install the lookup agreement, pseudonymise and submit; return a lookup."""
+    ctx = open_context(settings)
+    synth_dir = root / "synth"
+    with console.status(f"Generating the synthetic '{preset}' population"):
+        generate(preset, 2026, synth_dir)
+    with transaction(ctx.sessions) as session:
+        agreement = seed_agreement(session, ctx.secrets.master_key, EXAMPLES / LOOKUP_AGREEMENT)
+    with console.status("Pseudonymising the agencies' extracts (agency side)"), ctx.sessions() as session:
+        files = demo_extracts(session, ctx.secrets.master_key, agreement, synth_dir, root / "extracts")
+    with (
+        console.status("Submitting, checking, linking and storing the extracts"),
+        transaction(ctx.sessions) as session,
+    ):
+        receipts = submit_demo_extracts(session, ctx.secrets.master_key, agreement, files, tokens)
+    table = Table(title=f"Extracts under {agreement.id}")
+    for column in ("dataset", "status", "rows accepted", "rows rejected"):
+        table.add_column(column)
+    for r in receipts:
+        table.add_row(r.dataset, r.status, str(r.rows_accepted), str(r.rows_rejected))
+    console.print(table)
+    worker = ("sw-fife", str(Role.practitioner))
+    social_worker = next(t.token for t in tokens if (t.agency, t.roles) == worker)
+    return lookup_example(synth_dir, agreement, social_worker, f"http://{settings.host}:{settings.port}")

@@ -13,8 +13,18 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import jellyfish
+import pyarrow as pa
 
-from pseudonymise.normalise import NORMALISERS, IdentifierKind, Invalid, Normaliser, cached
+from pseudonymise.normalise import (
+    NORMALISERS,
+    REPEATING,
+    IdentifierKind,
+    Invalid,
+    Normaliser,
+    cached,
+    normalise_array,
+    normalise_values,
+)
 
 
 class KeyType(enum.StrEnum):
@@ -60,8 +70,17 @@ def slk_value(forename: str, surname: str, dob: str, sex: str) -> str:
 
     As in SLK-581, a name too short to have a letter at a position contributes '2' there.
     """
-    sur, fore = surname.ljust(5, "2"), forename.ljust(3, "2")
-    return (sur[1] + sur[2] + sur[4] + fore[1] + fore[2]).upper() + dob.replace("-", "") + _SLK_SEX[sex]
+    return _slk_surname(surname) + _slk_forename(forename) + dob.replace("-", "") + _SLK_SEX[sex]
+
+
+def _slk_surname(surname: str) -> str:
+    padded = surname.ljust(5, "2")
+    return (padded[1] + padded[2] + padded[4]).upper()
+
+
+def _slk_forename(forename: str) -> str:
+    padded = forename.ljust(3, "2")
+    return (padded[1] + padded[2]).upper()
 
 
 def swapped_dob(dob: str) -> str | None:
@@ -70,14 +89,6 @@ def swapped_dob(dob: str) -> str | None:
     if month == day or int(day) > 12:
         return None
     return f"{year}-{day}-{month}"
-
-
-def _strong(value: str) -> str:
-    return value
-
-
-def _name_dob(forename: str, surname: str, dob: str) -> str:
-    return f"{forename}|{surname}|{dob}"
 
 
 def _phonetic_dob(forename: str, surname: str, dob: str) -> str:
@@ -94,13 +105,48 @@ def _dob_swap(forename: str, surname: str, dob: str) -> str | None:
     return f"{forename}|{surname}|{first}|{second}"
 
 
-# Each builder takes the normalised values of KEY_INPUTS[key_type], in that order.
+# Row builders: each takes one row's normalised values of KEY_INPUTS[key_type], in that order.
 _BUILDERS: Final[dict[KeyType, Callable[..., str | None]]] = {
-    **dict.fromkeys(STRONG_KEYS, _strong),
-    KeyType.NAME_DOB: _name_dob,
-    KeyType.SLK: slk_value,
     KeyType.PHONETIC_DOB: _phonetic_dob,
     KeyType.DOB_SWAP: _dob_swap,
+}
+
+
+_Column = list[str | None]
+
+
+def _per_distinct(function: Callable[[str], str], column: _Column) -> _Column:
+    """``function`` applied once per distinct value of a column of repeating values; None stays None."""
+    mapped: dict[str | None, str | None] = {v: function(v) for v in set(column) if v is not None}
+    mapped[None] = None
+    return [mapped[v] for v in column]
+
+
+def _name_dob_column(forename: _Column, surname: _Column, dob: _Column) -> _Column:
+    return [
+        None if f is None or s is None or d is None else f"{f}|{s}|{d}"
+        for f, s, d in zip(forename, surname, dob, strict=True)
+    ]
+
+
+def _slk_column(forename: _Column, surname: _Column, dob: _Column, sex: _Column) -> _Column:
+    """:func:`slk_value` per row, with each part computed once per distinct name, date and sex."""
+    parts = (
+        _per_distinct(_slk_surname, surname),
+        _per_distinct(_slk_forename, forename),
+        _per_distinct(lambda d: d.replace("-", ""), dob),
+        _per_distinct(_SLK_SEX.__getitem__, sex),
+    )
+    return [
+        None if s is None or f is None or d is None or x is None else s + f + d + x
+        for s, f, d, x in zip(*parts, strict=True)
+    ]
+
+
+# _Column builders: each takes the normalised columns of KEY_INPUTS[key_type], in that order.
+_COLUMN_BUILDERS: Final[dict[KeyType, Callable[..., _Column]]] = {
+    KeyType.NAME_DOB: _name_dob_column,
+    KeyType.SLK: _slk_column,
 }
 
 
@@ -123,17 +169,6 @@ class ColumnKeys:
     invalid: dict[IdentifierKind, list[tuple[int, Invalid]]]
 
 
-_REPEATING: Final = frozenset(
-    {
-        IdentifierKind.FORENAME,
-        IdentifierKind.SURNAME,
-        IdentifierKind.DOB,
-        IdentifierKind.SEX,
-        IdentifierKind.POSTCODE,
-    }
-)
-
-
 class KeyFormer:
     """Forms a fixed set of key types; keep one per dataset, it memoises the repeating fields."""
 
@@ -141,37 +176,44 @@ class KeyFormer:
         self.key_types = tuple(key_types)
         needed = sorted({kind for kt in self.key_types for kind in KEY_INPUTS[kt]})
         self._normalisers: list[tuple[IdentifierKind, Normaliser]] = [
-            (kind, cached(kind) if kind in _REPEATING else NORMALISERS[kind]) for kind in needed
+            (kind, cached(kind) if kind in REPEATING else NORMALISERS[kind]) for kind in needed
         ]
 
-    def form_columns(self, columns: Mapping[str, Sequence[object]], rows: int) -> ColumnKeys:
+    def form_columns(self, columns: Mapping[str, Sequence[object] | pa.Array], rows: int) -> ColumnKeys:
         """Normalise identifier columns (keyed by :class:`IdentifierKind` names) and form every key.
 
-        Column-wise because that is the pipeline's shape and keeps per-row work to list comprehensions.
-        Missing values (absent column, None, blank) are not invalid; other unusable values are reported
-        by kind, row index and reason only.
+        _Column-wise because that is the pipeline's shape: Arrow columns take the vectorised
+        :func:`normalise_array`, Python sequences the memoised per-value normalisers; both give the
+        same values. Missing values (absent column, None, blank) are not invalid; other unusable
+        values are reported by kind, row index and reason only.
         """
-        normalised: dict[IdentifierKind, list[str | None]] = {}
+        normalised: dict[IdentifierKind, _Column] = {}
         invalid: dict[IdentifierKind, list[tuple[int, Invalid]]] = {}
         for kind, normaliser in self._normalisers:
             column = columns.get(kind)
             if column is None:
                 normalised[kind] = [None] * rows
                 continue
-            results = [
-                None if v is None else normaliser(v if isinstance(v, str) else _as_text(v)) for v in column
-            ]
-            bad: list[tuple[int, Invalid]] = [
-                (i, r) for i, r in enumerate(results) if isinstance(r, Invalid) and r is not Invalid.MISSING
-            ]
-            if bad:
-                invalid[kind] = bad
-            normalised[kind] = [r if isinstance(r, str) else None for r in results]
-        keys: dict[KeyType, list[str | None]] = {}
+            result = (
+                normalise_array(kind, column, normaliser)
+                if isinstance(column, pa.Array)
+                else normalise_values(normaliser, column)
+            )
+            if result.invalid:
+                invalid[kind] = result.invalid
+            normalised[kind] = result.values
+        keys: dict[KeyType, _Column] = {}
         for kt in self.key_types:
-            build = _BUILDERS[kt]
             inputs = [normalised[kind] for kind in KEY_INPUTS[kt]]
-            keys[kt] = [None if None in values else build(*values) for values in zip(*inputs, strict=True)]
+            if kt in _COLUMN_BUILDERS:
+                keys[kt] = _COLUMN_BUILDERS[kt](*inputs)
+            elif kt in STRONG_KEYS:
+                keys[kt] = inputs[0]
+            else:
+                build = _BUILDERS[kt]
+                keys[kt] = [
+                    None if None in values else build(*values) for values in zip(*inputs, strict=True)
+                ]
         return ColumnKeys(keys, invalid)
 
     def form(self, raw: Mapping[str, object]) -> RecordKeys:
@@ -186,11 +228,3 @@ class KeyFormer:
 def compute_keys(raw: Mapping[str, object], key_types: Iterable[KeyType] = tuple(KeyType)) -> RecordKeys:
     """All of ``key_types`` that ``raw`` can form (a one-off :class:`KeyFormer`)."""
     return KeyFormer(key_types).form(raw)
-
-
-def _as_text(value: object) -> str:
-    """Parquet hands over dates and integers; give them the text form the normalisers expect."""
-    isoformat = getattr(value, "isoformat", None)
-    if callable(isoformat):
-        return str(isoformat())[:10]
-    return str(value)

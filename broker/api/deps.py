@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
@@ -15,15 +15,22 @@ from broker.audit.service import record_denial
 from broker.errors import Forbidden, Unauthorized
 
 
-def _session(request: Request) -> Iterator[Session]:
-    """Commit when the endpoint returns (before the response is sent); roll back on any error."""
-    with request.app.state.sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+async def _session(request: Request) -> AsyncIterator[Session]:
+    """Commit when the endpoint returns (before the response is sent); roll back on any error.
+
+    The commit runs on the event-loop thread, never queued for a worker thread: an append to the audit
+    log holds a lock until commit, and a commit waiting for a worker while every worker waits for that
+    lock would deadlock the server under load.
+    """
+    session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 DbSession = Annotated[Session, Depends(_session, scope="function")]

@@ -1,48 +1,419 @@
-"""The one interface through which every decision reaches the audit log.
+"""The one interface through which every decision reaches the audit log, and the log's read side.
 
 ``record`` appends inside the caller's transaction, so an allowed action and its audit event land
 together or not at all. ``record_denial`` discards the request's pending work, appends the denial and
-commits it, so a refused request is audited even though it fails. Either raises if the append fails:
-the request then fails too (fail closed).
+commits it, so a refused request is audited even though it fails. Either raises ``AuditUnavailable`` if
+the append fails: the request then fails too (fail closed).
+
+On PostgreSQL the append is one call to the SECURITY DEFINER function ``audit_append``, which numbers the
+event under an advisory lock and hashes it in SQL; the application role cannot write the table directly.
+On SQLite the same row is computed here and an insert guard admits only the next sequence number.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import replace
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from audit.canonical import canonical_bytes, format_time, leaf_bytes, parse_time
+from audit.checkpoint import Checkpoint
 from audit.event import AuditEvent, Decision
-from broker.audit.models import AuditRecord
+from audit.merkle import HASH_SIZE, CompactTree, MerkleTree, leaf_hash
+from audit.note import NoteSigner, NoteVerifier
+from audit.verify import LogEntry, VerifyReport, open_checkpoints, verify_log
+from broker.audit.models import AuditCheckpoint, AuditRecord
+from broker.errors import NotFound, ProblemError
 from broker.logs import request_id_var
+from broker.secrets import Secrets
+
+ORIGIN = "broker/audit"
+"""The checkpoint origin line and the signing key's note name."""
+
+_FIELD_DEFAULTS: dict[str, Any] = {
+    "time": None,
+    "action": None,
+    "decision": None,
+    "actor": None,
+    "agency": None,
+    "agreement_id": None,
+    "subjects": [],
+}
+
+
+class AuditUnavailable(ProblemError):
+    status = 503
+    title = "Audit log unavailable"
+
+
+def event_body(event: AuditEvent, at: datetime) -> bytes:
+    """The canonical bytes of an event as logged: its fields plus the time, without the sequence number."""
+    return canonical_bytes({**event.to_dict(), "time": at})
 
 
 def record(session: Session, event: AuditEvent, at: datetime | None = None) -> int:
+    """Append ``event`` in the caller's transaction and return its sequence number (0-based leaf index)."""
     if event.request_id is None and request_id_var.get():
         event = replace(event, request_id=request_id_var.get())
-    moment = at or datetime.now(UTC)
-    body = event.to_dict() | {"at": moment.isoformat()}
-    row = AuditRecord(
-        at=moment,
-        action=event.action,
-        decision=str(event.decision),
-        actor=event.actor,
-        agency=event.agency,
-        agreement_id=event.agreement_id,
-        body=json.dumps(body, sort_keys=True, separators=(",", ":")),
-        summary=body,
+    body = event_body(event, at or datetime.now(UTC))
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            seq: int = session.execute(
+                text("SELECT audit_append(:body)"), {"body": body.decode()}
+            ).scalar_one()
+            return seq
+        return _sqlite_append(session, body)
+    except SQLAlchemyError as exc:
+        raise AuditUnavailable("The audit log could not be written, so the request was not done.") from exc
+
+
+def _sqlite_append(session: Session, body: bytes) -> int:
+    seq = session.execute(select(func.coalesce(func.max(AuditRecord.seq), -1) + 1)).scalar_one()
+    fields = json.loads(body)
+    session.add(
+        AuditRecord(
+            seq=seq,
+            at=parse_time(fields["time"]),
+            action=fields["action"],
+            decision=fields["decision"],
+            actor=fields.get("actor"),
+            agency=fields.get("agency"),
+            agreement_id=fields.get("agreement_id"),
+            subjects=json.dumps(fields.get("subjects", [])),
+            body=body.decode(),
+            leaf_hash=leaf_hash(leaf_bytes(seq, body)),
+            tree_size=seq + 1,
+        )
     )
-    session.add(row)
     session.flush()
-    return row.seq
+    return int(seq)
 
 
 def record_denial(session: Session, event: AuditEvent) -> int:
+    """Discard the caller's pending work and commit the denial in a transaction of its own.
+
+    Its own session, so it works whether or not the caller is inside ``session.begin()``.
+    """
     if event.decision is not Decision.deny:
         raise ValueError("record_denial takes deny events only")
     session.rollback()
-    seq = record(session, event)
-    session.commit()
-    return seq
+    with Session(bind=session.get_bind()) as own, own.begin():
+        return record(own, event)
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+
+def signer(secrets: Secrets) -> NoteSigner:
+    """The checkpoint signer: the broker's Ed25519 signing key under the note name ``ORIGIN``."""
+    return NoteSigner(ORIGIN, secrets.signing_key.seed)
+
+
+def verifier_key(secrets: Secrets) -> str:
+    """The public verifier key string to hand to DPOs and witnesses."""
+    return signer(secrets).verifier().to_string()
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)).first()
+
+
+def log_size(session: Session) -> int:
+    return int(session.execute(select(func.coalesce(func.max(AuditRecord.tree_size), 0))).scalar_one())
+
+
+def _leaf_hashes(session: Session, start: int, stop: int) -> Iterator[bytes]:
+    query = (
+        select(AuditRecord.leaf_hash)
+        .where(AuditRecord.seq >= start, AuditRecord.seq < stop)
+        .order_by(AuditRecord.seq)
+        .execution_options(yield_per=20_000)
+    )
+    for h in session.scalars(query):
+        yield bytes(h)
+
+
+def _frontier(checkpoint: AuditCheckpoint | None) -> CompactTree:
+    """The compact tree saved with a checkpoint, or an empty one if it is missing or does not add up."""
+    if checkpoint is None:
+        return CompactTree()
+    raw = bytes(checkpoint.frontier)
+    hashes = [raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)]
+    try:
+        tree = CompactTree(checkpoint.size, hashes)
+    except ValueError:
+        return CompactTree()
+    return tree if tree.root() == bytes(checkpoint.root) else CompactTree()
+
+
+def create_checkpoint(session: Session, key: NoteSigner) -> AuditCheckpoint:
+    """Sign the tree as it stands; extends the last checkpoint's compact tree instead of rehashing."""
+    previous = latest_checkpoint(session)
+    size = log_size(session)
+    if previous is not None and previous.size == size:
+        return previous
+    tree = _frontier(previous)
+    for h in _leaf_hashes(session, tree.size, size):
+        tree.append(h)
+    note = Checkpoint(ORIGIN, size, tree.root()).sign(key)
+    frontier = b"".join(tree.hashes)
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT audit_add_checkpoint(:size, :root, :frontier, :note)"),
+                {"size": size, "root": tree.root(), "frontier": frontier, "note": note},
+            )
+        else:
+            session.add(
+                AuditCheckpoint(
+                    size=size, root=tree.root(), frontier=frontier, note=note, created_at=datetime.now(UTC)
+                )
+            )
+            session.flush()
+    except SQLAlchemyError as exc:
+        raise AuditUnavailable("The checkpoint could not be stored.") from exc
+    stored = session.get(AuditCheckpoint, size)
+    if stored is None:
+        raise AuditUnavailable("The checkpoint could not be read back.")
+    return stored
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+def _row_fields(row: Any) -> dict[str, Any]:
+    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+    return {
+        "time": format_time(at),
+        "action": row.action,
+        "decision": row.decision,
+        "actor": row.actor,
+        "agency": row.agency,
+        "agreement_id": row.agreement_id,
+        "subjects": json.loads(row.subjects),
+    }
+
+
+def rebuild_leaf(row: Any) -> bytes:
+    """The leaf bytes re-serialised from a stored row: ``body`` with every searchable column laid over it,
+    so a column edited apart from the body changes the leaf."""
+    fields = json.loads(row.body)
+    for key, value in _row_fields(row).items():
+        if fields.get(key, _FIELD_DEFAULTS[key]) != value:
+            fields[key] = value
+    return leaf_bytes(row.seq, canonical_bytes(fields))
+
+
+def _entries(session: Session) -> Iterator[LogEntry]:
+    columns = (
+        AuditRecord.seq,
+        AuditRecord.at,
+        AuditRecord.action,
+        AuditRecord.decision,
+        AuditRecord.actor,
+        AuditRecord.agency,
+        AuditRecord.agreement_id,
+        AuditRecord.subjects,
+        AuditRecord.body,
+        AuditRecord.leaf_hash,
+        AuditRecord.tree_size,
+    )
+    query = select(*columns).order_by(AuditRecord.seq).execution_options(yield_per=20_000)
+    for row in session.execute(query):
+        yield LogEntry(row.seq, rebuild_leaf(row), bytes(row.leaf_hash), row.tree_size)
+
+
+def verify(session: Session, verifiers: Sequence[NoteVerifier]) -> VerifyReport:
+    """Recompute the whole tree from the stored rows and hold it against every stored checkpoint."""
+    notes = session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)).all()
+    checkpoints, problem = open_checkpoints(notes, verifiers, ORIGIN)
+    if problem is not None:
+        return VerifyReport(False, 0, len(checkpoints), b"", None, problem)
+    return verify_log(_entries(session), checkpoints)
+
+
+# --- proofs ---------------------------------------------------------------------------------------
+
+
+class _TreeCache:
+    """One full tree per database, extended with new leaves on demand, so a proof costs O(log² n)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trees: dict[str, MerkleTree] = {}
+
+    def tree(self, session: Session, size: int, root: bytes) -> MerkleTree:
+        """The tree over the first ``size`` stored leaves, checked against the signed ``root``."""
+        bind = session.get_bind()
+        key = bind.engine.url.render_as_string(hide_password=True)
+        with self._lock:
+            tree = self._trees.get(key) or MerkleTree()
+            if tree.size > size and tree.root(size) != root:
+                tree = MerkleTree()
+            tree.extend(_leaf_hashes(session, tree.size, size))
+            if tree.root(size) != root:
+                tree = MerkleTree(_leaf_hashes(session, 0, size))
+                if tree.root(size) != root:
+                    raise AuditUnavailable(
+                        "The stored log does not match its signed checkpoint; run 'broker audit verify'."
+                    )
+            self._trees[key] = tree
+            return tree
+
+
+_trees = _TreeCache()
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    seq: int
+    body: str
+    leaf_hash: bytes
+    checkpoint: AuditCheckpoint
+    proof: list[bytes]
+
+
+def checkpoint_covering(session: Session, size: int, key: NoteSigner) -> AuditCheckpoint:
+    """The latest checkpoint if it covers ``size`` entries, else a fresh one."""
+    latest = latest_checkpoint(session)
+    if latest is not None and latest.size >= size:
+        return latest
+    return create_checkpoint(session, key)
+
+
+def inclusion_proof(session: Session, seq: int, key: NoteSigner) -> InclusionProof:
+    row = session.get(AuditRecord, seq)
+    if row is None:
+        raise NotFound(f"No audit event with sequence number {seq}.")
+    checkpoint = checkpoint_covering(session, seq + 1, key)
+    tree = _trees.tree(session, checkpoint.size, bytes(checkpoint.root))
+    return InclusionProof(
+        seq, row.body, bytes(row.leaf_hash), checkpoint, tree.inclusion_proof(seq, checkpoint.size)
+    )
+
+
+def consistency_proof(session: Session, old_size: int, checkpoint: AuditCheckpoint) -> list[bytes]:
+    if not 0 < old_size <= checkpoint.size:
+        raise NotFound(f"No tree of size {old_size} below the latest checkpoint.")
+    tree = _trees.tree(session, checkpoint.size, bytes(checkpoint.root))
+    return tree.consistency_proof(old_size, checkpoint.size)
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """DPO search criteria; every field narrows the result. ``after`` is the keyset cursor (a seq)."""
+
+    agreement_id: str | None = None
+    actor: str | None = None
+    agency: str | None = None
+    action: str | None = None
+    decision: Decision | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: int | None = None
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which events a reader may see: all (the operator), one agency's, or one agreement's."""
+
+    agency: str | None = None
+    agreement_id: str | None = None
+
+
+BROKER_WIDE = Scope()
+
+
+def _conditions(flt: EventFilter, scope: Scope) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (AuditRecord.agreement_id, flt.agreement_id),
+        (AuditRecord.actor, flt.actor),
+        (AuditRecord.agency, flt.agency),
+        (AuditRecord.action, flt.action),
+        (AuditRecord.decision, str(flt.decision) if flt.decision else None),
+        (AuditRecord.agency, scope.agency),
+        (AuditRecord.agreement_id, scope.agreement_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if flt.subject is not None:
+        conditions.append(AuditRecord.subjects.like(f'%"{_like_escape(flt.subject)}"%', escape="\\"))
+    if flt.since is not None:
+        conditions.append(AuditRecord.at >= flt.since)
+    if flt.until is not None:
+        conditions.append(AuditRecord.at < flt.until)
+    if flt.after is not None:
+        conditions.append(AuditRecord.seq > flt.after)
+    return conditions
+
+
+def search(session: Session, flt: EventFilter, scope: Scope, *, limit: int) -> list[AuditRecord]:
+    """Events matching ``flt`` within ``scope``, in sequence order, at most ``limit`` of them."""
+    query = select(AuditRecord).where(*_conditions(flt, scope)).order_by(AuditRecord.seq).limit(limit)
+    return list(session.scalars(query))
+
+
+def event_view(row: AuditRecord) -> dict[str, Any]:
+    """A stored event as the API shows it: the logged fields plus its seq and the tree size it made."""
+    return {"seq": row.seq, **row.summary, "tree_size": row.tree_size}
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+def export_lines(
+    session: Session, key: NoteSigner, flt: EventFilter, scope: Scope = BROKER_WIDE
+) -> Iterator[str]:
+    """JSON lines for an outside party: the checkpoint (with the verifier key) first, then every matching
+    event it covers with its body, leaf hash and inclusion proof against that checkpoint."""
+    checkpoint = checkpoint_covering(session, log_size(session), key)
+    b64 = base64.b64encode
+    yield json.dumps(
+        {
+            "type": "checkpoint",
+            "origin": ORIGIN,
+            "size": checkpoint.size,
+            "root": b64(bytes(checkpoint.root)).decode(),
+            "note": checkpoint.note,
+            "verifier_key": key.verifier().to_string(),
+        }
+    )
+    tree = _trees.tree(session, checkpoint.size, bytes(checkpoint.root))
+    after = flt.after
+    while True:
+        rows = search(session, replace(flt, after=after), scope, limit=1000)
+        for row in rows:
+            if row.seq >= checkpoint.size:
+                return
+            yield json.dumps(
+                {
+                    "type": "event",
+                    "seq": row.seq,
+                    "body": row.body,
+                    "leaf_hash": b64(bytes(row.leaf_hash)).decode(),
+                    "proof": [b64(h).decode() for h in tree.inclusion_proof(row.seq, checkpoint.size)],
+                }
+            )
+        if len(rows) < 1000:
+            return
+        after = rows[-1].seq

@@ -1,0 +1,553 @@
+"""Submitting extracts: authorise, check, re-key to stage 2, link, store encrypted, index, receipt.
+
+One submission is one database transaction: the receipt, the encrypted chunks, the indexes, the new
+linkage state, the supersession of the previous extract and the audit event land together or not at
+all (DESIGN §2.8: nothing half-stored). Refused extracts keep only their receipt (no payload, no
+tokens), so a data officer can look it up again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import struct
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final, cast
+
+import polars as pl
+from Crypto.Hash import SHA256
+from Crypto.Protocol.KDF import HKDF
+from sqlalchemy import ColumnElement, Table, delete, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from agreements.model import Agreement, Dataset
+from audit.event import AuditEvent, Decision
+from broker.agencies.models import Role
+from broker.agencies.service import Actor
+from broker.agreements.service import authorize, get_active_agreement
+from broker.audit.service import record, record_denial
+from broker.database import Base
+from broker.errors import Forbidden, Invalid, NotFound
+from broker.extracts import storage
+from broker.extracts.checks import FORMATS, MAX_PROBLEMS, Checked, ExtractRefused, Problem, read_and_check
+from broker.extracts.models import (
+    Extract,
+    ExtractChunk,
+    ExtractRow,
+    ExtractStatus,
+    ExtractToken,
+    LinkageSnapshot,
+)
+from broker.keys.service import broker_key, linkage_key
+from broker.linkage.engine import LinkageEngine, LinkageState
+from pseudonymise.tokens import BrokerRekeyer
+
+SUBMIT: Final = "extract.submit"
+PURGE: Final = "extract.purge"
+_SUBJECT_INFO: Final = b"broker/subjects/v1\x00"
+_INSERT_BATCH: Final = 20_000
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the data officer gets back. Counts, row numbers and rules only, never values."""
+
+    extract_id: str
+    agreement_id: str
+    dataset: str
+    status: str
+    as_of: date
+    received_at: datetime
+    content_hash: str
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    problems: list[dict[str, object]]
+    supersedes: str | None
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, extract: Extract, supersedes: str | None = None, duplicate: bool = False) -> Receipt:
+        return cls(
+            extract_id=extract.id,
+            agreement_id=extract.agreement_id,
+            dataset=extract.dataset_id,
+            status=extract.status,
+            as_of=extract.as_of,
+            received_at=as_utc(extract.received_at),
+            content_hash=extract.content_hash,
+            rows_total=extract.rows_total,
+            rows_accepted=extract.rows_accepted,
+            rows_rejected=extract.rows_rejected,
+            problems=list(extract.problems),
+            supersedes=supersedes,
+            duplicate=duplicate,
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every one was written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _role(actor: Actor) -> str:
+    return ",".join(sorted(actor.roles))
+
+
+def refuse(
+    session: Session,
+    actor: Actor,
+    action: str,
+    reason: str,
+    detail: str,
+    *,
+    agreement_id: str,
+    purpose: str | None = None,
+    rule_id: str | None = None,
+    case_reference: str | None = None,
+) -> Forbidden:
+    """Audit a refusal (committed although the request fails) and return the 403 to raise."""
+    record_denial(
+        session,
+        AuditEvent(
+            action=action,
+            decision=Decision.deny,
+            actor=str(actor.id),
+            agency=actor.agency_id,
+            role=_role(actor),
+            reason=reason,
+            agreement_id=agreement_id,
+            rule_id=rule_id,
+            purpose=purpose,
+            case_reference=case_reference,
+        ),
+    )
+    return Forbidden(detail, reason=reason)
+
+
+def _authorise_submission(
+    session: Session, actor: Actor, agreement_id: str, dataset_id: str, purpose: str | None, at: datetime
+) -> tuple[Agreement, Dataset, str | None, str]:
+    """The active agreement, its dataset, the deciding rule and purpose; a refusal is audited and raised."""
+    if not actor.has(Role.data_officer):
+        raise refuse(
+            session,
+            actor,
+            SUBMIT,
+            "role",
+            "Only a data officer can submit extracts.",
+            agreement_id=agreement_id,
+            purpose=purpose,
+        )
+    try:
+        agreement = get_active_agreement(session, agreement_id, at)
+    except (NotFound, Forbidden) as exc:
+        raise refuse(
+            session,
+            actor,
+            SUBMIT,
+            str(exc.extra.get("reason", "no_active_agreement")),
+            exc.detail,
+            agreement_id=agreement_id,
+            purpose=purpose,
+        ) from None
+    try:
+        dataset = agreement.dataset(dataset_id)
+    except KeyError:
+        raise refuse(
+            session,
+            actor,
+            SUBMIT,
+            "dataset",
+            f"Agreement '{agreement_id}' has no dataset '{dataset_id}'.",
+            agreement_id=agreement_id,
+            purpose=purpose,
+        ) from None
+    if dataset.provider != actor.agency_id:
+        raise refuse(
+            session,
+            actor,
+            SUBMIT,
+            "agency",
+            f"Only the provider agency '{dataset.provider}' submits dataset '{dataset_id}'.",
+            agreement_id=agreement_id,
+            purpose=purpose,
+        )
+    purposes = [purpose] if purpose else [p.code for p in agreement.purposes]
+    first = None
+    for code in purposes:
+        decision = authorize(
+            session, actor, "submit_extract", agreement_id, dataset_id, dataset.field_names(), code, at
+        )
+        if decision.allowed:
+            return agreement, dataset, decision.rule_id, code
+        first = first or decision
+    assert first is not None
+    raise refuse(
+        session,
+        actor,
+        SUBMIT,
+        first.reason or "denied",
+        first.detail,
+        agreement_id=agreement_id,
+        purpose=purpose,
+    )
+
+
+def subject_key(master_key: bytes, agreement_id: str) -> bytes:
+    """Key of the per-agreement subject pseudonyms, so subjects cannot be compared across agreements."""
+    derived = HKDF(master_key, 32, b"", SHA256, context=_SUBJECT_INFO + agreement_id.encode())
+    assert isinstance(derived, bytes)
+    return derived
+
+
+def _pack_state(state: LinkageState) -> bytes:
+    """Length-prefixed Arrow IPC frames plus the JSON meta."""
+    parts = [json.dumps(state.meta, sort_keys=True).encode()]
+    for frame in (state.records, state.tokens, state.aliases):
+        buffer = io.BytesIO()
+        frame.write_ipc(buffer, compression="zstd")
+        parts.append(buffer.getvalue())
+    return b"".join(struct.pack(">Q", len(p)) + p for p in parts)
+
+
+def _unpack_state(blob: bytes) -> LinkageState:
+    parts: list[bytes] = []
+    offset = 0
+    while offset < len(blob):
+        (size,) = struct.unpack_from(">Q", blob, offset)
+        parts.append(blob[offset + 8 : offset + 8 + size])
+        offset += 8 + size
+    meta, records, tokens, aliases = parts
+    return LinkageState(
+        records=pl.read_ipc(io.BytesIO(records)),
+        tokens=pl.read_ipc(io.BytesIO(tokens)),
+        aliases=pl.read_ipc(io.BytesIO(aliases)),
+        meta=json.loads(meta),
+    )
+
+
+def load_engine(
+    session: Session, master_key: bytes, agreement_id: str
+) -> tuple[LinkageEngine, LinkageSnapshot]:
+    """The agreement's linkage engine, its row locked on PostgreSQL so submissions link one at a time."""
+    snapshot = session.scalars(
+        select(LinkageSnapshot).where(LinkageSnapshot.agreement_id == agreement_id).with_for_update()
+    ).one_or_none()
+    key = subject_key(master_key, agreement_id)
+    if snapshot is None:
+        snapshot = LinkageSnapshot(agreement_id=agreement_id, updated_at=_now(), records=0, state=b"")
+        session.add(snapshot)
+        return LinkageEngine(key), snapshot
+    return LinkageEngine.from_state(_unpack_state(snapshot.state), key), snapshot
+
+
+def _token_text(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def _link(session: Session, master_key: bytes, extract: Extract, tokens: pl.DataFrame) -> pl.DataFrame:
+    """Add the accepted rows to the agreement's linkage space; returns (_row, subject)."""
+    engine, snapshot = load_engine(session, master_key, extract.agreement_id)
+    prefix = f"{extract.id}:"
+    batch = tokens.select(
+        pl.lit(extract.dataset_id).alias("dataset"),
+        (pl.lit(prefix) + pl.col("_row").cast(pl.String)).alias("record_id"),
+        pl.col("key_type"),
+        pl.col("digest").map_elements(_token_text, return_dtype=pl.String).alias("token"),
+    )
+    report = engine.add_batch(batch)
+    for retired, survivor in report.merged.items():
+        for table in (ExtractRow, ExtractToken):
+            session.execute(update(table).where(table.subject == retired).values(subject=survivor))
+    state = engine.to_state()
+    snapshot.state = _pack_state(state)
+    snapshot.records = state.records.height
+    snapshot.updated_at = _now()
+    return report.assignments.filter(pl.col("dataset") == extract.dataset_id).select(
+        pl.col("record_id").str.strip_prefix(prefix).cast(pl.Int64).alias("_row"),
+        pl.col("subject_id").alias("subject"),
+    )
+
+
+def _bulk_insert(
+    session: Session, model: type[Base], columns: tuple[str, ...], rows: Iterable[tuple[object, ...]]
+) -> None:
+    """Insert many rows in the caller's transaction: COPY on PostgreSQL, executemany elsewhere."""
+    table = cast(Table, model.__table__)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    # SQLite: the driver's executemany with positional parameters, without per-row compilation
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    batch: list[tuple[object, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == _INSERT_BATCH:
+            connection.exec_driver_sql(statement, batch)
+            batch = []
+    if batch:
+        connection.exec_driver_sql(statement, batch)
+
+
+def _store(
+    session: Session, master_key: bytes, extract: Extract, checked: Checked, good: pl.DataFrame
+) -> None:
+    """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction."""
+    tokens = checked.tokens.join(good, on="_row", how="semi")
+    subjects = _link(session, master_key, extract, tokens)
+    data_key = storage.new_data_key()
+    extract.wrapped_key = storage.wrap_key(master_key, extract.id, data_key)
+    session.flush()  # the extract row exists before the rows that refer to it
+    payload = checked.payload.join(good, on="_row", how="semi").sort("_row")
+    chunks = storage.seal_chunks(data_key, extract.id, payload)
+    _bulk_insert(
+        session,
+        ExtractChunk,
+        ("extract_id", "seq", "first_row", "sealed"),
+        ((extract.id, seq, first, sealed) for seq, first, sealed in chunks),
+    )
+    _bulk_insert(
+        session,
+        ExtractRow,
+        ("extract_id", "row", "subject"),
+        ((extract.id, row, subject) for row, subject in subjects.iter_rows()),
+    )
+    index = tokens.join(subjects, on="_row").select("digest", "subject").unique()
+    _bulk_insert(
+        session,
+        ExtractToken,
+        ("extract_id", "token", "subject"),
+        ((extract.id, digest, subject) for digest, subject in index.iter_rows()),
+    )
+
+
+def is_current(agreement_id: str) -> list[ColumnElement[bool]]:
+    """Conditions for the extracts lookups and frames read: accepted, not superseded, not shredded."""
+    return [
+        Extract.agreement_id == agreement_id,
+        Extract.status == ExtractStatus.accepted,
+        Extract.superseded_by.is_(None),
+        Extract.shredded_at.is_(None),
+    ]
+
+
+def current_extract(session: Session, agreement_id: str, dataset_id: str) -> Extract | None:
+    """The current extract of one dataset."""
+    return session.scalars(
+        select(Extract).where(Extract.dataset_id == dataset_id, *is_current(agreement_id))
+    ).one_or_none()
+
+
+def _problems(problems: list[Problem]) -> list[dict[str, object]]:
+    ordered = sorted(problems, key=lambda p: (p.row or 0, p.column or "", p.rule))
+    return [p.as_dict() for p in ordered[:MAX_PROBLEMS]]
+
+
+def submit(
+    session: Session,
+    master_key: bytes,
+    actor: Actor,
+    agreement_id: str,
+    dataset_id: str,
+    path: Path,
+    file_format: str,
+    as_of: date,
+    *,
+    purpose: str | None = None,
+    content_hash: str | None = None,
+    at: datetime | None = None,
+) -> Receipt:
+    """Check and store one extract; idempotent by content hash (a resubmission returns the first receipt)."""
+    now = at or _now()
+    if file_format not in FORMATS:
+        raise Invalid(f"Unsupported format '{file_format}': send csv or parquet.")
+    agreement, dataset, rule_id, purpose_code = _authorise_submission(
+        session, actor, agreement_id, dataset_id, purpose, now
+    )
+    digest = content_hash or sha256_file(path)
+    existing = session.scalars(
+        select(Extract).where(
+            Extract.agreement_id == agreement_id,
+            Extract.dataset_id == dataset_id,
+            Extract.content_hash == digest,
+        )
+    ).one_or_none()
+    event = AuditEvent(
+        action=SUBMIT,
+        decision=Decision.allow,
+        actor=str(actor.id),
+        agency=actor.agency_id,
+        role=_role(actor),
+        agreement_id=agreement_id,
+        agreement_version=agreement.version,
+        rule_id=rule_id,
+        purpose=purpose_code,
+    )
+    if existing is not None:
+        record(
+            session,
+            replace(
+                event,
+                result={
+                    "extract_id": existing.id,
+                    "dataset": dataset_id,
+                    "status": existing.status,
+                    "duplicate": True,
+                },
+            ),
+        )
+        return Receipt.of(existing, duplicate=True)
+
+    link_key = linkage_key(session, agreement_id, master_key=master_key)
+    stage2_key = broker_key(session, agreement_id, master_key=master_key)
+    rekeyer = BrokerRekeyer(stage2_key)
+    extract = Extract(
+        id=uuid.uuid4().hex,
+        agreement_id=agreement_id,
+        agreement_version=agreement.version,
+        dataset_id=dataset_id,
+        provider=dataset.provider,
+        submitted_by=actor.id,
+        as_of=as_of,
+        received_at=now,
+        content_hash=digest,
+        file_format=file_format,
+        rows_total=0,
+        rows_accepted=0,
+        rows_rejected=0,
+        problems=[],
+        link_key_version=link_key.version,
+        broker_key_version=stage2_key.version,
+        retain_until=dataset.retention_duration().add_to(now),
+    )
+    previous = None
+    prior = current_extract(session, agreement_id, dataset_id)
+    try:
+        checked = read_and_check(path, file_format, dataset, rekeyer, link_key.version)
+    except ExtractRefused as refused:
+        extract.status = refused.status
+        extract.rows_total = refused.rows_total
+        extract.rows_rejected = refused.rows_total
+        extract.problems = _problems(refused.problems)
+        session.add(extract)
+    else:
+        extract.rows_total = checked.rows_total
+        extract.rows_rejected = len(checked.bad_rows)
+        extract.rows_accepted = checked.rows_total - extract.rows_rejected
+        extract.problems = _problems([p for ps in checked.bad_rows.values() for p in ps])
+        extract.status = ExtractStatus.accepted if extract.rows_accepted else ExtractStatus.rejected
+        session.add(extract)
+        session.flush()
+        if extract.rows_accepted:
+            good = checked.payload.select("_row").filter(~pl.col("_row").is_in(list(checked.bad_rows)))
+            if prior is not None:
+                prior.superseded_by = extract.id
+                previous = prior.id
+            _store(session, master_key, extract, checked, good)
+    session.flush()
+    record(
+        session,
+        replace(
+            event,
+            result={
+                "extract_id": extract.id,
+                "dataset": dataset_id,
+                "status": extract.status,
+                "rows_accepted": extract.rows_accepted,
+                "rows_rejected": extract.rows_rejected,
+            },
+        ),
+    )
+    return Receipt.of(extract, supersedes=previous)
+
+
+def get_receipt(
+    session: Session, actor: Actor, agreement_id: str, dataset_id: str, extract_id: str
+) -> Receipt:
+    """A receipt again, for its provider agency (or the operator)."""
+    extract = session.get(Extract, extract_id)
+    if extract is None or extract.agreement_id != agreement_id or extract.dataset_id != dataset_id:
+        raise NotFound(f"No extract '{extract_id}' for dataset '{dataset_id}' under '{agreement_id}'.")
+    if extract.provider != actor.agency_id and not actor.has(Role.operator):
+        raise NotFound(f"No extract '{extract_id}' for dataset '{dataset_id}' under '{agreement_id}'.")
+    return Receipt.of(extract)
+
+
+def history(session: Session, actor: Actor, agreement_id: str, dataset_id: str) -> list[Receipt]:
+    """Every extract of a dataset, newest first, for its provider agency (or the operator)."""
+    rows = session.scalars(
+        select(Extract)
+        .where(Extract.agreement_id == agreement_id, Extract.dataset_id == dataset_id)
+        .order_by(Extract.received_at.desc())
+    ).all()
+    return [Receipt.of(e) for e in rows if e.provider == actor.agency_id or actor.has(Role.operator)]
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    extracts: int
+    index_rows: int
+
+
+def purge_expired(session: Session, at: datetime | None = None) -> PurgeReport:
+    """Crypto-shred extracts past retention: destroy the wrapped data key, drop the index rows.
+
+    The sealed chunks stay (unreadable without the key) so nothing needs a bulk delete of payload;
+    the receipt stays as history. Each purge is audited.
+    """
+    now = at or _now()
+    due = session.scalars(
+        select(Extract).where(
+            Extract.retain_until <= now,
+            Extract.shredded_at.is_(None),
+            Extract.status == ExtractStatus.accepted,
+        )
+    ).all()
+    removed = 0
+    for extract in due:
+        for table in (ExtractToken, ExtractRow):
+            deleted = session.execute(delete(table).where(table.extract_id == extract.id))
+            removed += cast(CursorResult[Any], deleted).rowcount
+        extract.wrapped_key = None
+        extract.shredded_at = now
+        record(
+            session,
+            AuditEvent(
+                action=PURGE,
+                decision=Decision.allow,
+                agreement_id=extract.agreement_id,
+                agreement_version=extract.agreement_version,
+                reason="retention",
+                result={"extract_id": extract.id, "dataset": extract.dataset_id},
+            ),
+            at=now,
+        )
+    return PurgeReport(extracts=len(due), index_rows=removed)

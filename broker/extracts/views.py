@@ -1,0 +1,150 @@
+"""HTTP API for submitting extracts (streamed upload) and reading receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from broker.api.deps import CurrentActor, DbSession
+from broker.errors import Invalid, TooLarge
+from broker.extracts import service
+
+router = APIRouter(prefix="/v1", tags=["extracts"])
+
+_CONTENT_TYPES = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+
+
+class ProblemOut(BaseModel):
+    row: int | None
+    column: str | None
+    rule: str
+    detail: str
+
+
+class ReceiptOut(BaseModel):
+    extract_id: str
+    agreement_id: str
+    dataset: str
+    status: str
+    as_of: date
+    received_at: datetime
+    content_hash: str
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    problems: list[ProblemOut]
+    supersedes: str | None = None
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, receipt: service.Receipt) -> ReceiptOut:
+        return cls.model_validate(asdict(receipt))
+
+
+def _format(request: Request, given: str | None) -> str:
+    if given:
+        return given
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _CONTENT_TYPES:
+        raise Invalid(
+            "Say what the upload is: Content-Type text/csv or application/vnd.apache.parquet, "
+            "or ?format=csv|parquet."
+        )
+    return _CONTENT_TYPES[content_type]
+
+
+async def _spool(request: Request, target: Path, limit: int) -> str:
+    """Stream the body to ``target``, refusing past ``limit`` bytes; returns its SHA-256."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"The upload is larger than the limit of {limit} bytes (BROKER_MAX_UPLOAD_BYTES).")
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as handle:
+        async for block in request.stream():
+            size += len(block)
+            if size > limit:
+                raise TooLarge(
+                    f"The upload is larger than the limit of {limit} bytes (BROKER_MAX_UPLOAD_BYTES)."
+                )
+            digest.update(block)
+            await run_in_threadpool(handle.write, block)
+    if size == 0:
+        raise Invalid("The upload is empty.")
+    return digest.hexdigest()
+
+
+@router.post(
+    "/agreements/{agreement_id}/datasets/{dataset_id}/extracts",
+    response_model=ReceiptOut,
+    status_code=201,
+    openapi_extra={"requestBody": {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
+)
+async def submit_extract(
+    agreement_id: str,
+    dataset_id: str,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    actor: CurrentActor,
+    as_of: Annotated[date, Query(description="The date the extract describes (ISO 8601).")],
+    format: Annotated[str | None, Query(pattern="^(csv|parquet)$")] = None,
+    purpose: Annotated[str | None, Query(max_length=32)] = None,
+) -> ReceiptOut:
+    """Submit a pseudonymised extract as the raw request body (CSV or Parquet), streamed to disk.
+
+    201 with the receipt for a new extract (accepted, quarantined or rejected); 200 with the first
+    receipt when the same content was already submitted.
+    """
+    file_format = _format(request, format)
+    settings = request.app.state.settings
+    master_key = request.app.state.secrets.master_key
+    with tempfile.TemporaryDirectory(prefix="broker-upload-") as tmp:
+        path = Path(tmp) / f"extract.{file_format}"
+        content_hash = await _spool(request, path, settings.max_upload_bytes)
+        receipt = await run_in_threadpool(
+            service.submit,
+            session,
+            master_key,
+            actor,
+            agreement_id,
+            dataset_id,
+            path,
+            file_format,
+            as_of,
+            purpose=purpose,
+            content_hash=content_hash,
+        )
+    if receipt.duplicate:
+        response.status_code = 200
+    return ReceiptOut.of(receipt)
+
+
+@router.get("/agreements/{agreement_id}/datasets/{dataset_id}/extracts", response_model=list[ReceiptOut])
+def list_extracts(
+    agreement_id: str, dataset_id: str, session: DbSession, actor: CurrentActor
+) -> list[ReceiptOut]:
+    """The provider's extract history for a dataset, newest first (superseded ones included)."""
+    return [ReceiptOut.of(r) for r in service.history(session, actor, agreement_id, dataset_id)]
+
+
+@router.get(
+    "/agreements/{agreement_id}/datasets/{dataset_id}/extracts/{extract_id}", response_model=ReceiptOut
+)
+def get_extract(
+    agreement_id: str, dataset_id: str, extract_id: str, session: DbSession, actor: CurrentActor
+) -> ReceiptOut:
+    return ReceiptOut.of(service.get_receipt(session, actor, agreement_id, dataset_id, extract_id))

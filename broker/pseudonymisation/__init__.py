@@ -1,0 +1,1 @@
+"""The agency-side tool: ``broker pseudonymise`` turns an identifiable extract into tokens."""

@@ -1,0 +1,360 @@
+"""The linked child record: one child's permitted fields across datasets, found by token, never by name.
+
+Identifiers in a request are normalised and tokenised at once (stage 1 with the agreement's current
+linkage key, then stage 2), and only the stage-2 digests go to the database; they are neither stored
+nor logged. A lookup reads the token index and the few sealed chunks holding the child's rows: it
+never scans an extract.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from typing import Final
+
+import polars as pl
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from agreements.model import Agreement
+from audit.event import AuditEvent, Decision
+from broker.agencies.service import Actor
+from broker.agreements.service import decide, get_active_agreement, policy_enforcer
+from broker.audit.service import record, record_denial
+from broker.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from broker.extracts import storage
+from broker.extracts.models import Extract, ExtractChunk, ExtractRow, ExtractToken
+from broker.extracts.service import as_utc, is_current, refuse
+from broker.keys.service import broker_key, linkage_key
+from broker.records.models import LookupRequest
+from policies.decision import Decision as PolicyDecision
+from policies.decision import Request
+from pseudonymise.matchkeys import STRONG_KEYS, KeyType, compute_keys
+from pseudonymise.tokens import BrokerRekeyer, Token, TokenError, Tokeniser
+
+LOOKUP: Final = "record.lookup"
+ACTION: Final = "linked_record_request"
+MIN_WEAK_KEYS: Final = 2
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the caller may see of one dataset: the fields, and the rule that granted them."""
+
+    dataset: str
+    fields: tuple[str, ...]
+    rule_id: str | None
+    max_per_day: int | None
+    case_reference_required: bool
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    dataset: str
+    provider: str
+    as_of: date
+    received_at: datetime
+    extract_id: str
+    fields: dict[str, object]
+
+
+@dataclass(frozen=True)
+class LinkedRecord:
+    subject: str
+    agreement_id: str
+    agreement_version: int
+    records: list[DatasetRecord]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def grants(
+    session: Session, actor: Actor, agreement: Agreement, purpose: str, at: datetime
+) -> tuple[list[Grant], PolicyDecision | None]:
+    """Per dataset, the fields the policy grants (prohibited ones dropped); else the telling denial.
+
+    Asks the policy engine directly, once or twice per dataset, and leaves the auditing to the one
+    lookup event, which carries the deciding rules or the denial reason.
+    """
+    enforcer = policy_enforcer(session)
+    out: list[Grant] = []
+    denials: list[PolicyDecision] = []
+    for dataset in agreement.datasets:
+        wanted = dataset.field_names("payload", "geography", "free_text")
+
+        def ask(fields: frozenset[str], dataset_id: str = dataset.id) -> PolicyDecision:
+            request = Request(
+                role="",
+                agency=actor.agency_id,
+                action=ACTION,
+                agreement_id=agreement.id,
+                purpose=purpose,
+                at=at,
+                dataset=dataset_id,
+                fields=fields,
+            )
+            return decide(enforcer, actor.roles, request)[1]
+
+        decision = ask(wanted)
+        if not decision.allowed and decision.reason == "field" and decision.denied_fields:
+            wanted = wanted - frozenset(decision.denied_fields)
+            if wanted:
+                decision = ask(wanted)
+        if decision.allowed and wanted:
+            constraints = decision.constraints
+            out.append(
+                Grant(
+                    dataset=dataset.id,
+                    fields=tuple(sorted(wanted)),
+                    rule_id=decision.rule_id,
+                    max_per_day=constraints.max_requests_per_day if constraints else None,
+                    case_reference_required=bool(constraints and constraints.case_reference_required),
+                )
+            )
+        else:
+            denials.append(decision)
+    if out:
+        return out, None
+    # a dataset outside every grant is expected; another reason (role, purpose...) says more
+    telling = [d for d in denials if d.reason != "dataset"] or denials
+    return out, telling[0] if telling else None
+
+
+def probe_digests(
+    session: Session,
+    master_key: bytes,
+    agreement: Agreement,
+    identifiers: Mapping[str, str] | None,
+    tokens: Mapping[str, str] | None,
+) -> dict[bytes, KeyType]:
+    """Stage-2 digests of the probe; identifiers are tokenised here and go no further."""
+    link_key = linkage_key(session, agreement.id, master_key=master_key)
+    rekeyer = BrokerRekeyer(broker_key(session, agreement.id, master_key=master_key))
+    stage1: list[Token] = []
+    if identifiers:
+        key_types = {KeyType(k) for d in agreement.datasets for k in d.match_keys} or set(KeyType)
+        formed = compute_keys(identifiers, sorted(key_types))
+        if formed.invalid:
+            kinds = ", ".join(sorted(k.value for k in formed.invalid))
+            raise Invalid(
+                f"These identifiers are not valid: {kinds}.", fields=sorted(k.value for k in formed.invalid)
+            )
+        tokeniser = Tokeniser(link_key)
+        stage1 += [tokeniser.tokenise(kt, value) for kt, value in formed.keys.items()]
+    for column, text_value in (tokens or {}).items():
+        try:
+            stage1.append(Token.parse(text_value, stage=1, link_version=link_key.version))
+        except TokenError as exc:
+            raise Invalid(f"Token '{column}' refused: {exc.reason.value}.", rule=exc.reason.value) from None
+    if not stage1:
+        raise Invalid("Give identifiers that form at least one match key, or a stage-1 token.")
+    return {rekeyer.stage2(t).digest: t.key_type for t in stage1}
+
+
+def find_subject(session: Session, agreement_id: str, digests: Mapping[bytes, KeyType]) -> str:
+    """The one subject the probe points to: by a strong key, else by at least two agreeing weak keys."""
+    hits = session.execute(
+        select(ExtractToken.token, ExtractToken.subject)
+        .join(Extract, Extract.id == ExtractToken.extract_id)
+        .where(ExtractToken.token.in_(list(digests)), *is_current(agreement_id))
+    ).all()
+    strong = {subject for token, subject in hits if digests[token] in STRONG_KEYS}
+    if len(strong) > 1:
+        raise Conflict("The identifiers point to more than one child; check them or add another identifier.")
+    if strong:
+        return strong.pop()
+    weak: defaultdict[str, set[KeyType]] = defaultdict(set)
+    for token, subject in hits:
+        weak[subject].add(digests[token])
+    best = max((len(v) for v in weak.values()), default=0)
+    leaders = [s for s, v in weak.items() if len(v) == best]
+    if best >= MIN_WEAK_KEYS and len(leaders) == 1:
+        return leaders[0]
+    if len(leaders) > 1 and best >= MIN_WEAK_KEYS:
+        raise Conflict("The identifiers match more than one child equally well; add a strong identifier.")
+    raise NotFound("No linked record matches these identifiers under this agreement.")
+
+
+def read_rows(
+    session: Session, master_key: bytes, extract: Extract, rows: list[int], fields: tuple[str, ...]
+) -> list[dict[str, object]]:
+    """Decrypt only the chunks that hold ``rows`` and keep the permitted fields."""
+    assert extract.wrapped_key is not None
+    data_key = storage.unwrap_key(master_key, extract.id, extract.wrapped_key)
+    chunks = session.execute(
+        select(ExtractChunk.seq, ExtractChunk.first_row)
+        .where(ExtractChunk.extract_id == extract.id)
+        .order_by(ExtractChunk.first_row)
+    ).all()
+    starts = [first for _, first in chunks]
+    wanted: defaultdict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        wanted[chunks[bisect.bisect_right(starts, row) - 1][0]].append(row)
+    out: list[dict[str, object]] = []
+    for seq, in_chunk in sorted(wanted.items()):
+        sealed = session.scalars(
+            select(ExtractChunk.sealed).where(ExtractChunk.extract_id == extract.id, ExtractChunk.seq == seq)
+        ).one()
+        frame = storage.open_chunk(data_key, extract.id, seq, sealed)
+        out += frame.filter(pl.col(storage.ROW_COLUMN).is_in(in_chunk)).select(list(fields)).to_dicts()
+    return out
+
+
+def subject_records(
+    session: Session,
+    master_key: bytes,
+    agreement_id: str,
+    subject: str,
+    fields: Mapping[str, tuple[str, ...]],
+) -> list[DatasetRecord]:
+    """The subject's rows in the current extracts of the given datasets, only ``fields[dataset]`` kept."""
+    located = session.execute(
+        select(Extract, ExtractRow.row)
+        .join(ExtractRow, ExtractRow.extract_id == Extract.id)
+        .where(ExtractRow.subject == subject, Extract.dataset_id.in_(list(fields)), *is_current(agreement_id))
+        .order_by(Extract.dataset_id, ExtractRow.row)
+    ).all()
+    rows_of: defaultdict[str, list[int]] = defaultdict(list)
+    extracts: dict[str, Extract] = {}
+    for extract, row in located:
+        extracts[extract.id] = extract
+        rows_of[extract.id].append(row)
+    return [
+        DatasetRecord(
+            dataset=extract.dataset_id,
+            provider=extract.provider,
+            as_of=extract.as_of,
+            received_at=as_utc(extract.received_at),
+            extract_id=extract.id,
+            fields=values,
+        )
+        for extract_id, extract in sorted(extracts.items(), key=lambda kv: kv[1].dataset_id)
+        for values in read_rows(session, master_key, extract, rows_of[extract_id], fields[extract.dataset_id])
+    ]
+
+
+def _check_quota(session: Session, actor: Actor, agreement_id: str, limit: int, now: datetime) -> bool:
+    """Whether the caller is still under ``limit`` lookups today (UTC) under this agreement."""
+    if session.get_bind().dialect.name == "postgresql":
+        # serialise one person's concurrent lookups so the count cannot be overtaken
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"lookup:{actor.id}:{agreement_id}"}
+        )
+    start = datetime.combine(now.date(), time(), tzinfo=UTC)
+    used = session.scalar(
+        select(func.count())
+        .select_from(LookupRequest)
+        .where(
+            LookupRequest.principal_id == actor.id,
+            LookupRequest.agreement_id == agreement_id,
+            LookupRequest.at >= start,
+        )
+    )
+    return (used or 0) < limit
+
+
+def lookup(
+    session: Session,
+    master_key: bytes,
+    actor: Actor,
+    agreement_id: str,
+    *,
+    purpose: str,
+    case_reference: str | None,
+    identifiers: Mapping[str, str] | None = None,
+    tokens: Mapping[str, str] | None = None,
+    at: datetime | None = None,
+) -> LinkedRecord:
+    """Authorise, enforce constraints, find the child and return the permitted fields with provenance."""
+    now = at or _now()
+
+    def denied(reason: str, detail: str, rule_id: str | None = None) -> Forbidden:
+        return refuse(
+            session,
+            actor,
+            LOOKUP,
+            reason,
+            detail,
+            agreement_id=agreement_id,
+            purpose=purpose,
+            rule_id=rule_id,
+            case_reference=case_reference,
+        )
+
+    try:
+        agreement = get_active_agreement(session, agreement_id, now)
+    except (NotFound, Forbidden) as exc:
+        raise denied(str(exc.extra.get("reason", "no_active_agreement")), exc.detail) from None
+    granted, denial = grants(session, actor, agreement, purpose, now)
+    if not granted:
+        if denial is None:
+            raise denied("dataset", f"Agreement '{agreement_id}' has no datasets.")
+        raise denied(denial.reason or "denied", denial.detail, denial.rule_id)
+    rule_ids = ",".join(sorted({g.rule_id for g in granted if g.rule_id}))
+    if any(g.case_reference_required for g in granted) and not (case_reference and case_reference.strip()):
+        raise denied("case_reference_required", "This permission requires a case reference.", rule_ids)
+    limits = [g.max_per_day for g in granted if g.max_per_day is not None]
+    if limits and not _check_quota(session, actor, agreement_id, min(limits), now):
+        record_denial(
+            session,
+            AuditEvent(
+                action=LOOKUP,
+                decision=Decision.deny,
+                actor=str(actor.id),
+                agency=actor.agency_id,
+                role=",".join(sorted(actor.roles)),
+                reason="max_requests_per_day",
+                agreement_id=agreement_id,
+                rule_id=rule_ids,
+                purpose=purpose,
+                case_reference=case_reference,
+            ),
+        )
+        raise TooManyRequests(
+            f"You have made the {min(limits)} lookups this permission allows today.",
+            reason="max_requests_per_day",
+        )
+
+    event = AuditEvent(
+        action=LOOKUP,
+        decision=Decision.allow,
+        actor=str(actor.id),
+        agency=actor.agency_id,
+        role=",".join(sorted(actor.roles)),
+        agreement_id=agreement_id,
+        agreement_version=agreement.version,
+        rule_id=rule_ids,
+        purpose=purpose,
+        case_reference=case_reference,
+    )
+    digests = probe_digests(session, master_key, agreement, identifiers, tokens)
+    try:
+        subject = find_subject(session, agreement_id, digests)
+    except (NotFound, Conflict) as exc:
+        session.add(LookupRequest(principal_id=actor.id, agreement_id=agreement_id, at=now))
+        record(session, replace(event, result={"found": False, "outcome": type(exc).__name__}))
+        session.commit()  # the miss is audited and counted although the request fails
+        raise
+    fields = {g.dataset: g.fields for g in granted}
+    records = subject_records(session, master_key, agreement_id, subject, fields)
+    session.add(LookupRequest(principal_id=actor.id, agreement_id=agreement_id, at=now))
+    record(
+        session,
+        replace(
+            event,
+            subjects=(subject,),
+            result={
+                "found": True,
+                "datasets": len({r.dataset for r in records}),
+                "rows_released": len(records),
+            },
+        ),
+    )
+    return LinkedRecord(
+        subject=subject, agreement_id=agreement_id, agreement_version=agreement.version, records=records
+    )

@@ -1,0 +1,171 @@
+"""Submission over HTTP: who may submit, upload limits, receipts, supersession and the catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from agreements.loader import load_file
+from broker import demo
+from broker.api.app import create_app
+from broker.audit.models import AuditRecord
+from broker.database import transaction
+from broker.extracts.models import Extract, ExtractChunk, ExtractRow, ExtractToken, LinkageSnapshot
+from broker.keys import service as keys
+from broker.settings import Settings
+from broker.synth.generator import generate
+
+EXAMPLE = demo.EXAMPLES / "early-intervention-fife.yaml"
+AGREEMENT = "isa-fife-early-intervention"
+URL = f"/v1/agreements/{AGREEMENT}/datasets/fife-attendance/extracts"
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    generate("tiny", 11, out)
+    return out
+
+
+@pytest.fixture
+def people(client: TestClient, sessions: sessionmaker[Session]) -> dict[tuple[str, str], str]:
+    master = client.app.state.secrets.master_key  # type: ignore[attr-defined]
+    with transaction(sessions) as session:
+        tokens = {(t.agency, t.roles): t.token for t in demo.seed_people(session)}
+        demo.seed_agreement(session, master, EXAMPLE)
+    return tokens
+
+
+@pytest.fixture
+def extract(
+    client: TestClient, sessions: sessionmaker[Session], people: dict, synth_dir: Path, tmp_path: Path
+) -> Path:
+    master = client.app.state.secrets.master_key  # type: ignore[attr-defined]
+    with sessions() as session:
+        key = keys.linkage_key(session, AGREEMENT, master_key=master)
+    dataset = load_file(EXAMPLE).dataset("fife-attendance")
+    return demo.pseudonymise_for(synth_dir, dataset, demo.SYNTH_SOURCES["fife-attendance"], key, tmp_path)
+
+
+def _post(client: TestClient, token: str, path: Path, url: str = URL, **params: str) -> httpx.Response:
+    return client.post(
+        url,
+        params={"as_of": "2026-11-01", **params},
+        content=path.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+    )
+
+
+def test_only_the_providers_data_officer_may_submit(
+    client: TestClient, people: dict, extract: Path, sessions: sessionmaker[Session]
+) -> None:
+    other_officer = _post(client, people[("health-nhs-fife", "data_officer")], extract)
+    assert other_officer.status_code == 403 and other_officer.json()["reason"] == "agency"
+    practitioner = _post(client, people[("edu-fife", "practitioner")], extract)
+    assert practitioner.status_code == 403 and practitioner.json()["reason"] == "role"
+    unknown = _post(
+        client,
+        people[("edu-fife", "data_officer")],
+        extract,
+        url="/v1/agreements/isa-nope/datasets/fife-attendance/extracts",
+    )
+    assert unknown.status_code == 403 and unknown.json()["reason"] == "no_active_agreement"
+    no_dataset = _post(
+        client,
+        people[("edu-fife", "data_officer")],
+        extract,
+        url=f"/v1/agreements/{AGREEMENT}/datasets/nope/extracts",
+    )
+    assert no_dataset.status_code == 403 and no_dataset.json()["reason"] == "dataset"
+    with sessions() as session:
+        denials = session.scalars(
+            select(AuditRecord).where(AuditRecord.action == "extract.submit", AuditRecord.decision == "deny")
+        ).all()
+        assert session.scalar(select(func.count()).select_from(Extract)) == 0
+    assert [d.summary["reason"] for d in denials] == ["agency", "role", "no_active_agreement", "dataset"]
+
+
+def test_receipt_history_and_supersession(client: TestClient, people: dict, extract: Path) -> None:
+    officer = people[("edu-fife", "data_officer")]
+    first = _post(client, officer, extract)
+    assert first.status_code == 201
+    smaller = extract.with_name("smaller.csv")
+    frame = pl.read_csv(extract, infer_schema=False)
+    frame.head(frame.height - 2).write_parquet(smaller.with_suffix(".parquet"))
+    second = client.post(
+        URL,
+        params={"as_of": "2026-11-08"},
+        content=smaller.with_suffix(".parquet").read_bytes(),
+        headers={"Authorization": f"Bearer {officer}", "Content-Type": "application/vnd.apache.parquet"},
+    )
+    assert second.status_code == 201, second.text
+    body = second.json()
+    assert body["status"] == "accepted" and body["supersedes"] == first.json()["extract_id"]
+    assert body["rows_accepted"] == frame.height - 2
+    history = client.get(URL, headers={"Authorization": f"Bearer {officer}"}).json()
+    assert [h["extract_id"] for h in history] == [body["extract_id"], first.json()["extract_id"]]
+    one = client.get(f"{URL}/{body['extract_id']}", headers={"Authorization": f"Bearer {officer}"})
+    assert one.status_code == 200 and one.json()["as_of"] == "2026-11-08"
+    stranger = client.get(
+        f"{URL}/{body['extract_id']}",
+        headers={"Authorization": f"Bearer {people[('sw-fife', 'data_officer')]}"},
+    )
+    assert stranger.status_code == 404
+
+    catalogue = client.get(
+        "/v1/catalogue", headers={"Authorization": f"Bearer {people[('sw-fife', 'practitioner')]}"}
+    )
+    entries = {e["dataset"]: e for e in catalogue.json()}
+    assert set(entries) == {"fife-attendance", "fife-health-visiting", "fife-homelessness"}
+    assert entries["fife-attendance"]["last_as_of"] == "2026-11-08"
+    assert (
+        entries["fife-attendance"]["rows"] == frame.height - 2 and not entries["fife-attendance"]["overdue"]
+    )
+    assert entries["fife-health-visiting"]["overdue"] and entries["fife-health-visiting"]["rows"] is None
+    outsider = client.get(
+        "/v1/catalogue", headers={"Authorization": f"Bearer {people[('edu-highland', 'dpo')]}"}
+    )
+    assert outsider.json() == []
+
+
+def test_upload_over_the_limit_is_413_and_stores_nothing(
+    settings: Settings, engine: object, people: dict, extract: Path, sessions: sessionmaker[Session]
+) -> None:
+    small = settings.model_copy(update={"max_upload_bytes": 2048})
+    with TestClient(create_app(small, engine=engine)) as client:  # type: ignore[arg-type]
+        response = _post(client, people[("edu-fife", "data_officer")], extract)
+        assert response.status_code == 413 and "BROKER_MAX_UPLOAD_BYTES" in response.json()["detail"]
+        unlabelled = client.post(
+            URL,
+            params={"as_of": "2026-11-01"},
+            content=b"a,b\n1,2\n",
+            headers={"Authorization": f"Bearer {people[('edu-fife', 'data_officer')]}"},
+        )
+        assert unlabelled.status_code == 422
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Extract)) == 0
+        assert session.scalar(select(func.count()).select_from(ExtractChunk)) == 0
+
+
+def test_failure_while_storing_leaves_nothing_behind(
+    client: TestClient,
+    people: dict,
+    extract: Path,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("broker.extracts.storage.seal_chunks", broken)
+    response = _post(client, people[("edu-fife", "data_officer")], extract)
+    assert response.status_code == 500 and "disk full" not in response.text
+    with sessions() as session:
+        for table in (Extract, ExtractChunk, ExtractRow, ExtractToken, LinkageSnapshot):
+            assert session.scalar(select(func.count()).select_from(table)) == 0, table.__tablename__

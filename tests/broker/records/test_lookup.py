@@ -1,0 +1,263 @@
+"""The linked-record lookup's constraints, probes and outcomes, over HTTP on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from agreements.model import Agreement
+from agreements.validation import check
+from broker import demo
+from broker.agreements.service import seed_active_agreement
+from broker.audit.models import AuditRecord
+from broker.database import transaction
+from broker.extracts.cli import submit_http
+from broker.keys import service as keys
+from broker.synth.generator import generate
+from pseudonymise.checkdigits import scn_check_digit
+from pseudonymise.matchkeys import KeyType, compute_keys
+from pseudonymise.tokens import Tokeniser
+
+EXAMPLE = demo.EXAMPLES / "early-intervention-fife.yaml"
+FIFE = "S12000047"
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    generate("tiny", 11, out)
+    return out
+
+
+def _document(**changes: Any) -> dict[str, Any]:
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document.update(changes)
+    return document
+
+
+class Broker:
+    """One agreement, its people and keys, with the attendance extract submitted."""
+
+    def __init__(
+        self, client: TestClient, sessions: sessionmaker[Session], agreement: Agreement, out: Path
+    ) -> None:
+        self.client, self.sessions, self.agreement, self.out = client, sessions, agreement, out
+        self.master: bytes = client.app.state.secrets.master_key  # type: ignore[attr-defined]
+        with transaction(sessions) as session:
+            self.tokens = {(t.agency, t.roles): t.token for t in demo.seed_people(session)}
+            seed_active_agreement(session, agreement)
+            keys.create(session, agreement.id, actor=None, master_key=self.master)
+
+    def submit(self, synth: Path, dataset_id: str, source: demo.SynthSource, token: str) -> dict[str, Any]:
+        dataset = self.agreement.dataset(dataset_id)
+        with self.sessions() as session:
+            key = keys.linkage_key(session, self.agreement.id, master_key=self.master)
+        path = demo.pseudonymise_for(synth, dataset, source, key, self.out)
+        status, receipt = submit_http(
+            self.client, token, self.agreement.id, dataset_id, path, demo.DEMO_AS_OF
+        )
+        assert status == 201 and receipt["status"] == "accepted", receipt
+        return receipt
+
+    def lookup(self, token: str, **body: Any) -> Any:
+        body.setdefault("purpose", "EI-SUPPORT")
+        return self.client.post(
+            f"/v1/agreements/{self.agreement.id}/records/lookup",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+def _pupil(synth: Path, council: str = FIFE) -> dict[str, str]:
+    children = pl.read_csv(synth / "children.csv", infer_schema=False)
+    edu = pl.read_csv(synth / "education.csv", infer_schema=False).filter(pl.col("council_code") == council)
+    truth = pl.read_csv(synth / "truth.csv", infer_schema=False).filter(pl.col("error_tags").is_null())
+    child_id = sorted(edu.join(truth, on="record_id")["child_id"].to_list())[0]
+    row = children.filter(pl.col("child_id") == child_id).row(0, named=True)
+    return {k: row[k] for k in ("scn", "forename", "surname", "dob", "sex") if row[k]}
+
+
+@pytest.fixture
+def daily_limit() -> int:
+    return 30
+
+
+@pytest.fixture
+def fife(
+    client: TestClient, sessions: sessionmaker[Session], tmp_path: Path, synth_dir: Path, daily_limit: int
+) -> Broker:
+    """The example agreement (the social worker's daily limit from ``daily_limit``), attendance submitted."""
+    document = _document()
+    for permission in document["permissions"]:
+        if permission["id"] == "P6":
+            permission["constraints"]["max_requests_per_day"] = daily_limit
+    broker = Broker(client, sessions, Agreement.model_validate(document), tmp_path)
+    broker.submit(
+        synth_dir,
+        "fife-attendance",
+        demo.SYNTH_SOURCES["fife-attendance"],
+        broker.tokens[("edu-fife", "data_officer")],
+    )
+    return broker
+
+
+@pytest.mark.parametrize("daily_limit", [2])
+def test_case_reference_required_and_daily_limit(
+    fife: Broker, synth_dir: Path, sessions: sessionmaker
+) -> None:
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    missing = fife.lookup(worker, identifiers=pupil)
+    assert missing.status_code == 403 and missing.json()["reason"] == "case_reference_required"
+    for _ in range(2):
+        assert fife.lookup(worker, identifiers=pupil, case_reference="C-1").status_code == 200
+    limited = fife.lookup(worker, identifiers=pupil, case_reference="C-1")
+    assert limited.status_code == 429 and limited.json()["reason"] == "max_requests_per_day"
+    with sessions() as session:
+        decisions = [
+            (e.decision, e.summary.get("reason"))
+            for e in session.scalars(select(AuditRecord).where(AuditRecord.action == "record.lookup"))
+        ]
+    assert decisions == [
+        ("deny", "case_reference_required"),
+        ("allow", None),
+        ("allow", None),
+        ("deny", "max_requests_per_day"),
+    ]
+
+
+def test_wrong_purpose_is_denied_with_the_reason(fife: Broker, synth_dir: Path) -> None:
+    response = fife.lookup(
+        fife.tokens[("sw-fife", "practitioner")],
+        identifiers=_pupil(synth_dir),
+        purpose="EI-PLAN",
+        case_reference="C-1",
+    )
+    assert response.status_code == 403 and response.json()["reason"] == "purpose"
+
+
+def test_stage1_token_probe_and_unknown_child(fife: Broker, synth_dir: Path) -> None:
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    with fife.sessions() as session:
+        key = keys.linkage_key(session, fife.agreement.id, master_key=fife.master)
+    normalised = compute_keys(pupil, [KeyType.SCN]).keys[KeyType.SCN]
+    token = str(Tokeniser(key).tokenise(KeyType.SCN, normalised))
+    by_token = fife.lookup(worker, tokens={"token_scn": token}, case_reference="C-2")
+    by_identifiers = fife.lookup(worker, identifiers=pupil, case_reference="C-2")
+    assert by_token.status_code == 200 and by_token.json() == by_identifiers.json()
+
+    stale = token.replace(".v1.", ".v2.")
+    refused = fife.lookup(worker, tokens={"token_scn": stale}, case_reference="C-2")
+    assert refused.status_code == 422 and stale not in refused.text
+
+    scn = "12345678" + str(scn_check_digit("12345678"))
+    nobody = {"forename": "Nobody", "surname": "Atall", "dob": "2016-02-29", "sex": "F", "scn": scn}
+    missing = fife.lookup(worker, identifiers=nobody, case_reference="C-3")
+    assert missing.status_code == 404
+    assert "Atall" not in missing.text and scn not in missing.text
+    invalid = fife.lookup(
+        worker, identifiers=nobody | {"scn": scn[:-1] + str((int(scn[-1]) + 1) % 10)}, case_reference="C-3"
+    )
+    assert invalid.status_code == 422 and invalid.json()["fields"] == ["scn"]
+
+
+def _mover(synth: Path) -> tuple[str, str, dict[str, str]]:
+    """A child whose school records sit in two councils with the same SCN, and those councils."""
+    edu = pl.read_csv(synth / "education.csv", infer_schema=False)
+    truth = pl.read_csv(synth / "truth.csv", infer_schema=False)
+    moves = (
+        edu.join(truth, on="record_id")
+        .group_by("child_id")
+        .agg(pl.col("council_code").unique().sort(), pl.col("scn").n_unique().alias("scns"))
+        .filter((pl.col("council_code").list.len() == 2) & (pl.col("scns") == 1))
+        .sort("child_id")
+    )
+    child_id, councils, _ = moves.row(0)
+    children = pl.read_csv(synth / "children.csv", infer_schema=False)
+    row = children.filter(pl.col("child_id") == child_id).row(0, named=True)
+    return (
+        councils[0],
+        councils[1],
+        {k: row[k] for k in ("scn", "forename", "surname", "dob", "sex") if row[k]},
+    )
+
+
+def test_mover_between_councils_is_one_child(
+    client: TestClient, sessions: sessionmaker[Session], tmp_path: Path, synth_dir: Path
+) -> None:
+    council_a, council_b, mover = _mover(synth_dir)
+    document = _document()
+    attendance = next(d for d in document["datasets"] if d["id"] == "fife-attendance")
+    document["datasets"] = [
+        attendance | {"id": "pupils-a", "provider": "edu-fife"},
+        attendance | {"id": "pupils-b", "provider": "edu-highland"},
+    ]
+    document["parties"] = [p for p in document["parties"] if p["id"] == "edu-fife"] + [
+        {
+            "id": "edu-highland",
+            "name": "Highland education",
+            "role": "controller",
+            "dpo": {"name": "DPO", "email": "dpo@highland.example"},
+        }
+    ]
+    document["lawful_bases"]["art9"] = []
+    document["permissions"] = [
+        {
+            "id": "P1",
+            "role": "data_officer",
+            "agency": "edu-fife",
+            "action": "submit_extract",
+            "datasets": ["pupils-a"],
+            "purpose": "EI-SUPPORT",
+        },
+        {
+            "id": "P2",
+            "role": "data_officer",
+            "agency": "edu-highland",
+            "action": "submit_extract",
+            "datasets": ["pupils-b"],
+            "purpose": "EI-SUPPORT",
+        },
+        {
+            "id": "P3",
+            "role": "practitioner",
+            "agency": "edu-fife",
+            "action": "linked_record_request",
+            "datasets": ["pupils-a", "pupils-b"],
+            "fields": {"pupils-a": ["stage"], "pupils-b": ["stage"]},
+            "purpose": "EI-SUPPORT",
+            "constraints": {"case_reference_required": True},
+        },
+    ]
+    document["prohibitions"] = []
+    document["approvals"] = {"required": ["edu-fife", "edu-highland"]}
+    agreement = Agreement.model_validate(document)
+    assert check(agreement) == []
+    broker = Broker(client, sessions, agreement, tmp_path)
+    broker.submit(
+        synth_dir,
+        "pupils-a",
+        demo.SynthSource("education.csv", council_a),
+        broker.tokens[("edu-fife", "data_officer")],
+    )
+    broker.submit(
+        synth_dir,
+        "pupils-b",
+        demo.SynthSource("education.csv", council_b),
+        broker.tokens[("edu-highland", "data_officer")],
+    )
+    response = broker.lookup(
+        broker.tokens[("edu-fife", "practitioner")], identifiers=mover, case_reference="C-9"
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert sorted(r["dataset"] for r in body["records"]) == ["pupils-a", "pupils-b"]
+    assert all(set(r["fields"]) == {"stage"} for r in body["records"])
