@@ -7,8 +7,9 @@ never touches a database named by ``BROKER_DATABASE_URL``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -23,12 +24,14 @@ from agreements.model import Agreement, Dataset
 from broker.agencies.models import AgencyKind, Role
 from broker.agencies.service import authenticate, bootstrap, create_agency, create_principal
 from broker.agreements.service import seed_active_agreement
-from broker.cli.context import open_context
+from broker.cli.context import Context, open_context
 from broker.cli.serve import run_server
 from broker.database import transaction, upgrade
 from broker.extracts.service import Receipt
 from broker.extracts.service import submit as submit_extract
 from broker.keys import service as keys_service
+from broker.queries.cli import print_result
+from broker.queries.service import QueryRequest, extract_frames, run_query
 from broker.settings import Settings, get_settings
 from broker.synth.generator import generate
 from pseudonymise.pipeline import pseudonymise_file
@@ -87,6 +90,7 @@ AGENCIES: tuple[DemoAgency, ...] = (
         "S12000047",
         (
             ("Social worker, Fife", (Role.practitioner,)),
+            ("Analyst, Fife Social Work", (Role.analyst,)),
             ("Data officer, Fife Social Work", (Role.data_officer,)),
         ),
     ),
@@ -146,16 +150,19 @@ def prepare(root: Path) -> tuple[Settings, list[IssuedToken]]:
     return settings, tokens
 
 
-def print_tokens(tokens: list[IssuedToken], settings: Settings) -> None:
-    table = Table(title="Demo people and their bearer tokens (synthetic; shown once)")
-    for column in ("agency", "person", "roles"):
-        table.add_column(column)
-    table.add_column("token", no_wrap=True, overflow="fold", min_width=48)
+def print_tokens(tokens: list[IssuedToken], settings: Settings, root: Path) -> None:
+    """Print the synthetic people's tokens (shown once) and keep a 0600 copy for scripts."""
+    console.rule("Demo people and their bearer tokens (synthetic)")
     for t in tokens:
-        table.add_row(t.agency, t.person, t.roles, t.token)
-    console.print(table)
+        console.print(f"{t.agency:<16} {t.roles:<13} {t.token}  {t.person}", soft_wrap=True, highlight=False)
+    saved = root / "tokens.json"
+    with os.fdopen(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        json.dump([asdict(t) for t in tokens], handle, indent=1)
     base = f"http://{settings.host}:{settings.port}"
-    console.print(f"API docs: {base}/docs   health: {base}/healthz   readiness: {base}/readyz")
+    console.print(f"(also in {saved}, readable only by you)")
+    console.print(
+        f"API docs: {base}/docs   health: {base}/healthz   readiness: {base}/readyz", soft_wrap=True
+    )
     console.print(
         f'Try: curl -H "Authorization: Bearer {tokens[0].token}" {base}/v1/agencies', soft_wrap=True
     )
@@ -171,7 +178,7 @@ def demo_command(
     if port is not None:
         settings = settings.model_copy(update={"port": port})
     lookup = seed_extracts(settings, tokens, root)
-    print_tokens(tokens, settings)
+    print_tokens(tokens, settings, root)
     console.print("A linked-record lookup as the Fife social worker (synthetic child):")
     console.print(lookup, soft_wrap=True, highlight=False)
     if serve:
@@ -190,35 +197,29 @@ class SynthSource:
 
     file: str
     council: str
-    derived: tuple[tuple[str, str, str], ...] = ()  # (field, synth column, value meaning "present")
+    renamed: tuple[tuple[str, str], ...] = ()  # (agreement field, synthetic column) where names differ
 
 
+FIFE, HIGHLAND = "S12000047", "S12000017"
 SYNTH_SOURCES: dict[str, SynthSource] = {
-    "fife-attendance": SynthSource("education.csv", "S12000047"),
-    "fife-pupils": SynthSource("education.csv", "S12000047"),
-    "highland-pupils": SynthSource("education.csv", "S12000017"),
-    "fife-health-visiting": SynthSource(
-        "health_visiting.csv", "S12000047", (("review_stage", "hv_review_27_30m", "completed"),)
-    ),
-    "fife-homelessness": SynthSource("housing.csv", "S12000047"),
+    "fife-attendance": SynthSource("education.csv", FIFE),
+    "fife-pupils": SynthSource("education.csv", FIFE),
+    "highland-pupils": SynthSource("education.csv", HIGHLAND),
+    "fife-health-visiting": SynthSource("health_visiting.csv", FIFE),
+    "fife-homelessness": SynthSource("housing.csv", FIFE),
+    "fife-cp-register": SynthSource("social_work.csv", FIFE, (("on_register", "cp_registered"),)),
 }
-REVIEW_STAGE = "27-30m"
 
 
 def agency_input(synth_dir: Path, dataset: Dataset, source: SynthSource) -> pl.DataFrame:
     """The agency's raw extract: its council's rows and the declared columns (nulls where absent)."""
     raw = pl.read_csv(synth_dir / source.file, infer_schema=False)
     raw = raw.filter(pl.col("council_code") == source.council)
-    derived = {name: (column, present) for name, column, present in source.derived}
+    renamed = dict(source.renamed)
     columns = []
     for field in dataset.fields:
-        if field.name in derived:
-            column, present = derived[field.name]
-            expr = pl.when(pl.col(column) == present).then(pl.lit(REVIEW_STAGE)).otherwise(None)
-        elif field.name in raw.columns:
-            expr = pl.col(field.name)
-        else:
-            expr = pl.lit(None, dtype=pl.String)
+        column = renamed.get(field.name, field.name)
+        expr = pl.col(column) if column in raw.columns else pl.lit(None, dtype=pl.String)
         columns.append(expr.alias(field.name))
     return raw.select(columns)
 
@@ -255,6 +256,7 @@ def pseudonymise_for(
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "agreements" / "examples"
 LOOKUP_AGREEMENT = "early-intervention-fife.yaml"
+SDC_AGREEMENT = "child-protection-fife.yaml"
 DEMO_AS_OF = date(2026, 11, 1)
 
 
@@ -315,18 +317,19 @@ def lookup_example(synth_dir: Path, agreement: Agreement, token: str, base: str)
     )
 
 
-def seed_extracts(settings: Settings, tokens: list[IssuedToken], root: Path, preset: str = "demo") -> str:
-    """Generate synthetic data, install the lookup agreement, pseudonymise and submit; return a lookup."""
-    ctx = open_context(settings)
-    synth_dir = root / "synth"
-    with console.status(f"Generating the synthetic '{preset}' population"):
-        generate(preset, 2026, synth_dir)
+def load_demo_extracts(
+    ctx: Context, agreement_file: str, synth_dir: Path, root: Path, tokens: list[IssuedToken]
+) -> Agreement:
+    """Install one example agreement, pseudonymise its datasets as the agencies would, and submit them."""
     with transaction(ctx.sessions) as session:
-        agreement = seed_agreement(session, ctx.secrets.master_key, EXAMPLES / LOOKUP_AGREEMENT)
-    with console.status("Pseudonymising the agencies' extracts (agency side)"), ctx.sessions() as session:
+        agreement = seed_agreement(session, ctx.secrets.master_key, EXAMPLES / agreement_file)
+    with (
+        console.status(f"Pseudonymising extracts for {agreement.id} (agency side)"),
+        ctx.sessions() as session,
+    ):
         files = demo_extracts(session, ctx.secrets.master_key, agreement, synth_dir, root / "extracts")
     with (
-        console.status("Submitting, checking, linking and storing the extracts"),
+        console.status(f"Submitting, checking, linking and storing extracts for {agreement.id}"),
         transaction(ctx.sessions) as session,
     ):
         receipts = submit_demo_extracts(session, ctx.secrets.master_key, agreement, files, tokens)
@@ -336,6 +339,69 @@ def seed_extracts(settings: Settings, tokens: list[IssuedToken], root: Path, pre
     for r in receipts:
         table.add_row(r.dataset, r.status, str(r.rows_accepted), str(r.rows_rejected))
     console.print(table)
-    worker = ("sw-fife", str(Role.practitioner))
-    social_worker = next(t.token for t in tokens if (t.agency, t.roles) == worker)
-    return lookup_example(synth_dir, agreement, social_worker, f"http://{settings.host}:{settings.port}")
+    return agreement
+
+
+def _person(tokens: list[IssuedToken], agency: str, role: Role) -> str:
+    return next(t.token for t in tokens if (t.agency, t.roles) == (agency, str(role)))
+
+
+def demo_queries(
+    ctx: Context,
+    dp_agreement: Agreement,
+    sdc_agreement: Agreement,
+    synth_dir: Path,
+    tokens: list[IssuedToken],
+) -> None:
+    """One differentially private and one suppressed (SDC) table, as the analysts would ask for them."""
+    source = extract_frames(ctx.secrets.master_key, synth_dir / "geography.csv")
+    asks = (
+        (
+            "edu-fife",
+            dp_agreement,
+            QueryRequest(
+                purpose="EI-PLAN",
+                datasets=["fife-attendance"],
+                geography="intermediate_zone",
+                group_by=["fife-attendance.fsm"],
+                measures=[{"kind": "count"}, {"kind": "mean", "field": "fife-attendance.attendance_pct"}],
+                epsilon=0.25,
+            ),
+        ),
+        (
+            "sw-fife",
+            sdc_agreement,
+            QueryRequest(
+                purpose="CP-PLAN",
+                mode="sdc",
+                datasets=["fife-cp-register"],
+                group_by=["fife-cp-register.looked_after"],
+                measures=[{"kind": "count"}],
+            ),
+        ),
+    )
+    for agency, agreement, request in asks:
+        with (
+            console.status(f"Running a query under {agreement.id}"),
+            ctx.sessions() as session,
+        ):
+            actor = authenticate(session, _person(tokens, agency, Role.analyst))
+            assert actor is not None
+            response = run_query(session, actor, agreement.id, request, source)
+            session.commit()
+        released = [row for row in response.rows if row.get("count") is not None]
+        console.print(f"{len(released)} of {len(response.rows)} cells released; showing released cells:")
+        print_result(response.model_copy(update={"rows": released}), limit=12)
+
+
+def seed_extracts(settings: Settings, tokens: list[IssuedToken], root: Path, preset: str = "demo") -> str:
+    """Synthetic data, the example agreements, their extracts and two queries; returns a ready lookup."""
+    ctx = open_context(settings)
+    synth_dir = root / "synth"
+    with console.status(f"Generating the synthetic '{preset}' population"):
+        generate(preset, 2026, synth_dir)
+    early = load_demo_extracts(ctx, LOOKUP_AGREEMENT, synth_dir, root, tokens)
+    protection = load_demo_extracts(ctx, SDC_AGREEMENT, synth_dir, root, tokens)
+    demo_queries(ctx, early, protection, synth_dir, tokens)
+    social_worker = _person(tokens, "sw-fife", Role.practitioner)
+    return lookup_example(synth_dir, early, social_worker, f"http://{settings.host}:{settings.port}")

@@ -32,14 +32,18 @@ def _actor(session: Session, token: str) -> Actor:
     return actor
 
 
-def print_result(response: service.QueryResponse) -> None:
-    """The released table as a console table, with the spend and the warnings."""
-    table = Table(title=f"{response.mode.value} query {response.query_id}")
+def print_result(response: service.QueryResponse, limit: int | None = None) -> None:
+    """The released table as a console table (its first ``limit`` rows), with the spend and the warnings."""
+    table = Table(title=f"{response.mode.value} query {response.query_id} under {response.agreement_id}")
     for column in response.columns:
         table.add_column(column)
-    for row in response.rows:
+    for row in response.rows[:limit]:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in response.columns))
     console.print(table)
+    if limit is not None and len(response.rows) > limit:
+        console.print(
+            f"... {len(response.rows) - limit} more rows (GET /v1/agreements/.../queries/{{id}}/csv)"
+        )
     remaining = "" if response.epsilon_remaining is None else f", remaining {response.epsilon_remaining:.4g}"
     console.print(f"epsilon spent {response.epsilon_spent:.4g}{remaining}")
     for warning in response.warnings:
