@@ -16,16 +16,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit.event import AuditEvent, Decision
 from broker.agencies.models import Role
 from broker.agencies.service import Actor
-from broker.agreements.service import authorize
+from broker.agreements.service import authorize, get_active_agreement
 from broker.api.deps import DbSession, deny, require_roles
 from broker.audit import service
 from broker.audit.models import AuditCheckpoint
 from broker.errors import Invalid, NotFound
+from broker.extracts.service import retired_pseudonyms
+from broker.records import service as records_service
+from broker.records.views import Identifiers
 from broker.secrets import Secrets
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -247,3 +250,54 @@ def event_proof(
         proof=[base64.b64encode(h).decode() for h in proof.proof],
         checkpoint=_checkpoint_out(proof.checkpoint, secrets),
     )
+
+
+class SubjectReportIn(BaseModel):
+    """A subject access request: the child's identifiers (tokenised at once, never stored or logged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: str = Field(max_length=128)
+    purpose: str = Field(
+        max_length=64, description="The audit_read purpose the DPO holds under the agreement."
+    )
+    identifiers: Identifiers | None = None
+    tokens: dict[str, Annotated[str, Field(max_length=120)]] | None = Field(default=None, max_length=10)
+
+
+class SubjectReportOut(BaseModel):
+    agreement_id: str
+    subjects: list[str] = Field(description="The child's pseudonyms under this agreement (current first).")
+    events: list[dict[str, Any]]
+
+
+@router.post("/subject-report", response_model=SubjectReportOut)
+def subject_report(
+    body: SubjectReportIn, request: Request, session: DbSession, actor: Reader
+) -> SubjectReportOut:
+    """Every logged access to one child's records under an agreement whose audit trail the DPO may read."""
+    scope = _scope(session, request, actor, body.agreement_id, body.purpose)
+    agreement = get_active_agreement(session, body.agreement_id)
+    identifiers = body.identifiers.model_dump(exclude_none=True) if body.identifiers else None
+    master_key = _secrets(request).master_key
+    digests = records_service.probe_digests(session, master_key, agreement, identifiers, body.tokens)
+    subject = records_service.find_subject(session, agreement.id, digests)
+    subjects = [subject, *retired_pseudonyms(session, agreement.id, subject)]
+    rows = {
+        row.seq: row
+        for pseudonym in subjects
+        for row in service.search(
+            session, service.EventFilter(agreement_id=agreement.id, subject=pseudonym), scope, limit=10_000
+        )
+    }
+    events = [service.event_view(rows[seq]) for seq in sorted(rows)]
+    _audit_read(
+        session,
+        actor,
+        "audit.subject_report",
+        agreement_id=agreement.id,
+        purpose=body.purpose,
+        subject=subject,
+        returned=len(events),
+    )
+    return SubjectReportOut(agreement_id=agreement.id, subjects=subjects, events=events)

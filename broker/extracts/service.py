@@ -551,3 +551,12 @@ def purge_expired(session: Session, at: datetime | None = None) -> PurgeReport:
             at=now,
         )
     return PurgeReport(extracts=len(due), index_rows=removed)
+
+
+def retired_pseudonyms(session: Session, agreement_id: str, subject: str) -> list[str]:
+    """Earlier pseudonyms of ``subject`` (clusters merged into it), so a subject access report is complete."""
+    blob = session.scalar(select(LinkageSnapshot.state).where(LinkageSnapshot.agreement_id == agreement_id))
+    if not blob:
+        return []
+    aliases = _unpack_state(blob).aliases
+    return sorted(aliases.filter(pl.col("subject_id") == subject)["alias"].to_list())

@@ -261,3 +261,49 @@ def test_mover_between_councils_is_one_child(
     body = response.json()
     assert sorted(r["dataset"] for r in body["records"]) == ["pupils-a", "pupils-b"]
     assert all(set(r["fields"]) == {"stage"} for r in body["records"])
+
+
+def _subject_report(fife: Broker, token: str, **body: Any) -> Any:
+    body.setdefault("agreement_id", fife.agreement.id)
+    body.setdefault("purpose", "EI-OVERSIGHT")
+    return fife.client.post(
+        "/v1/audit/subject-report", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_subject_report_lists_every_access_to_that_child_only(fife: Broker, synth_dir: Path) -> None:
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    assert fife.lookup(worker, identifiers=pupil, case_reference="CASE-A").status_code == 200
+    # refused before any record is touched, so nothing about the child was accessed or resolved
+    assert fife.lookup(worker, identifiers=pupil).status_code == 403
+    assert fife.lookup(worker, identifiers=pupil, case_reference="CASE-B").status_code == 200
+    other = _pupil(synth_dir) | {"scn": "", "forename": "Someone", "surname": "Else"}
+    fife.lookup(worker, identifiers={k: v for k, v in other.items() if v}, case_reference="CASE-C")
+    dpo = fife.tokens[("edu-fife", "dpo")]
+    report = _subject_report(fife, dpo, identifiers=pupil)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    subject = body["subjects"][0]
+    lookups = [e for e in body["events"] if e["action"] == "record.lookup"]
+    assert [(e["decision"], e["case_reference"]) for e in lookups] == [
+        ("allow", "CASE-A"),
+        ("allow", "CASE-B"),
+    ]
+    assert all(subject in e["subjects"] for e in body["events"])
+    text = report.text
+    for value in pupil.values():
+        assert value not in text  # the report names pseudonyms, never the identifiers it was asked with
+
+
+def test_subject_report_needs_the_audit_read_permission(fife: Broker, synth_dir: Path) -> None:
+    pupil = _pupil(synth_dir)
+    highland_dpo = fife.tokens[("edu-highland", "dpo")]
+    refused = _subject_report(fife, highland_dpo, identifiers=pupil)
+    assert refused.status_code == 403
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    assert _subject_report(fife, worker, identifiers=pupil).status_code == 403
+    wrong_purpose = _subject_report(
+        fife, fife.tokens[("edu-fife", "dpo")], identifiers=pupil, purpose="EI-PLAN"
+    )
+    assert wrong_purpose.status_code == 403
