@@ -26,8 +26,27 @@ Action = Literal["submit_extract", "aggregate_query", "linked_record_request", "
 SpecialCategory = Literal["none", "health", "criminal"]
 FieldClass = Literal["linkage_key", "payload", "geography", "free_text"]
 FieldType = Literal["string", "integer", "number", "boolean", "date", "category"]
-Identifier = Literal["chi", "scn", "nhs", "upn", "nino", "forename", "surname", "dob", "sex", "postcode"]
-MatchKey = Literal["chi", "scn", "nhs", "upn", "nino", "name_dob", "slk", "phonetic_dob", "dob_swap"]
+Identifier = Literal[
+    "chi", "scn", "nhs", "upn", "nino", "forename", "surname", "dob", "sex", "postcode", "area"
+]
+MatchKey = Literal[
+    "chi",
+    "scn",
+    "nhs",
+    "upn",
+    "nino",
+    "name_dob",
+    "slk",
+    "phonetic_dob",
+    "dob_swap",
+    "name",
+    "name_swap",
+    "surname_dob",
+    "forename_dob",
+    "postcode_dob",
+    "dob_area",
+    "postcode_area",
+]
 Duty = Literal["record_reason", "record_case_reference", "notify_provider", "delete_after_use"]
 Geography = Literal["data_zone", "intermediate_zone", "council"]
 Art6Code = Literal["6(1)(a)", "6(1)(c)", "6(1)(d)", "6(1)(e)", "6(1)(ea)", "6(1)(f)"]

@@ -25,6 +25,13 @@ MATCH_KEY_NEEDS: dict[str, frozenset[str]] = {
     "slk": frozenset({"forename", "surname", "dob", "sex"}),
     "phonetic_dob": frozenset({"surname", "dob"}),
     "dob_swap": frozenset({"forename", "surname", "dob"}),
+    "name": frozenset({"forename", "surname"}),
+    "name_swap": frozenset({"forename", "surname"}),
+    "surname_dob": frozenset({"surname", "dob"}),
+    "forename_dob": frozenset({"forename", "dob"}),
+    "postcode_dob": frozenset({"postcode", "dob"}),
+    "dob_area": frozenset({"dob", "area"}),
+    "postcode_area": frozenset({"postcode", "area"}),
 }
 _SCH1_NEEDED = {"9(2)(b)", "9(2)(g)", "9(2)(h)", "9(2)(j)"}
 _POWER_NEEDED = {"6(1)(c)", "6(1)(e)"}

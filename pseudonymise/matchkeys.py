@@ -39,6 +39,13 @@ class KeyType(enum.StrEnum):
     SLK = "slk"
     PHONETIC_DOB = "phonetic_dob"
     DOB_SWAP = "dob_swap"
+    NAME = "name"
+    NAME_SWAP = "name_swap"
+    SURNAME_DOB = "surname_dob"
+    FORENAME_DOB = "forename_dob"
+    POSTCODE_DOB = "postcode_dob"
+    DOB_AREA = "dob_area"
+    POSTCODE_AREA = "postcode_area"
 
     @property
     def strong(self) -> bool:
@@ -60,6 +67,14 @@ KEY_INPUTS: Final[dict[KeyType, tuple[IdentifierKind, ...]]] = {
     KeyType.SLK: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB, IdentifierKind.SEX),
     KeyType.PHONETIC_DOB: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB),
     KeyType.DOB_SWAP: (IdentifierKind.FORENAME, IdentifierKind.SURNAME, IdentifierKind.DOB),
+    # Pair keys: each survives an error in any field it leaves out (research/linkage.md).
+    KeyType.NAME: (IdentifierKind.FORENAME, IdentifierKind.SURNAME),
+    KeyType.NAME_SWAP: (IdentifierKind.FORENAME, IdentifierKind.SURNAME),
+    KeyType.SURNAME_DOB: (IdentifierKind.SURNAME, IdentifierKind.DOB),
+    KeyType.FORENAME_DOB: (IdentifierKind.FORENAME, IdentifierKind.DOB),
+    KeyType.POSTCODE_DOB: (IdentifierKind.POSTCODE, IdentifierKind.DOB),
+    KeyType.DOB_AREA: (IdentifierKind.DOB, IdentifierKind.AREA),
+    KeyType.POSTCODE_AREA: (IdentifierKind.POSTCODE, IdentifierKind.AREA),
 }
 
 _SLK_SEX: Final = {"m": "1", "f": "2", "x": "3"}
@@ -122,10 +137,16 @@ def _per_distinct(function: Callable[[str], str], column: _Column) -> _Column:
     return [mapped[v] for v in column]
 
 
-def _name_dob_column(forename: _Column, surname: _Column, dob: _Column) -> _Column:
+def _joined_column(*fields: _Column) -> _Column:
+    """The fields joined by ``|`` row by row (name_dob and the pair keys); None where any is None."""
+    return [None if None in row else "|".join(row) for row in zip(*fields, strict=True)]
+
+
+def _name_swap_column(forename: _Column, surname: _Column) -> _Column:
+    """Both names, sorted, so a record with forename and surname exchanged gives the same value."""
     return [
-        None if f is None or s is None or d is None else f"{f}|{s}|{d}"
-        for f, s, d in zip(forename, surname, dob, strict=True)
+        None if f is None or s is None else "|".join(sorted((f, s)))
+        for f, s in zip(forename, surname, strict=True)
     ]
 
 
@@ -145,8 +166,15 @@ def _slk_column(forename: _Column, surname: _Column, dob: _Column, sex: _Column)
 
 # _Column builders: each takes the normalised columns of KEY_INPUTS[key_type], in that order.
 _COLUMN_BUILDERS: Final[dict[KeyType, Callable[..., _Column]]] = {
-    KeyType.NAME_DOB: _name_dob_column,
+    KeyType.NAME_DOB: _joined_column,
     KeyType.SLK: _slk_column,
+    KeyType.NAME: _joined_column,
+    KeyType.NAME_SWAP: _name_swap_column,
+    KeyType.SURNAME_DOB: _joined_column,
+    KeyType.FORENAME_DOB: _joined_column,
+    KeyType.POSTCODE_DOB: _joined_column,
+    KeyType.DOB_AREA: _joined_column,
+    KeyType.POSTCODE_AREA: _joined_column,
 }
 
 

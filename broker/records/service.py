@@ -32,12 +32,18 @@ from broker.keys.service import broker_key, linkage_key
 from broker.records.models import LookupRequest
 from policies.decision import Decision as PolicyDecision
 from policies.decision import Request
-from pseudonymise.matchkeys import STRONG_KEYS, KeyType, compute_keys
+from pseudonymise.matchkeys import KEY_INPUTS, STRONG_KEYS, KeyType, compute_keys
+from pseudonymise.normalise import IdentifierKind
 from pseudonymise.tokens import BrokerRekeyer, Token, TokenError, Tokeniser
 
 LOOKUP: Final = "record.lookup"
 ACTION: Final = "linked_record_request"
 MIN_WEAK_KEYS: Final = 2
+# Without a strong key, a lookup must agree on weak keys that carry the date of birth: names (or a name
+# and an area) alone are shared by too many children to single one out.
+DOB_KEYS: Final = (
+    frozenset(k for k, inputs in KEY_INPUTS.items() if IdentifierKind.DOB in inputs) - STRONG_KEYS
+)
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,8 @@ def probe_digests(
 
 
 def find_subject(session: Session, agreement_id: str, digests: Mapping[bytes, KeyType]) -> str:
-    """The one subject the probe points to: by a strong key, else by at least two agreeing weak keys."""
+    """The one subject the probe points to: by a strong key, else by at least two agreeing weak keys
+    that include the date of birth."""
     hits = session.execute(
         select(ExtractToken.token, ExtractToken.subject)
         .join(Extract, Extract.id == ExtractToken.extract_id)
@@ -170,7 +177,8 @@ def find_subject(session: Session, agreement_id: str, digests: Mapping[bytes, Ke
         return strong.pop()
     weak: defaultdict[str, set[KeyType]] = defaultdict(set)
     for token, subject in hits:
-        weak[subject].add(digests[token])
+        if digests[token] in DOB_KEYS:
+            weak[subject].add(digests[token])
     best = max((len(v) for v in weak.values()), default=0)
     leaders = [s for s, v in weak.items() if len(v) == best]
     if best >= MIN_WEAK_KEYS and len(leaders) == 1:

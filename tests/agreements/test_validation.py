@@ -145,7 +145,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     (
         "match key without identifiers",
         lambda d: d["datasets"][2]["match_keys"].append("chi"),
-        "datasets[2].match_keys[4]",
+        "datasets[2].match_keys[9]",
         "chi",
     ),
     (

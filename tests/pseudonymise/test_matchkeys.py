@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pseudonymise.matchkeys import STRONG_KEYS, KeyFormer, KeyType, compute_keys, slk_value, swapped_dob
-from pseudonymise.normalise import IdentifierKind, Invalid
+from pseudonymise.matchkeys import (
+    KEY_INPUTS,
+    STRONG_KEYS,
+    KeyFormer,
+    KeyType,
+    compute_keys,
+    slk_value,
+    swapped_dob,
+)
+from pseudonymise.normalise import IdentifierKind, Invalid, normalise
 
 RECORD = {
     "chi": "101011237",
@@ -27,14 +37,23 @@ def test_all_keys_from_a_record() -> None:
         KeyType.SLK: "CDNEA201502012",
         KeyType.PHONETIC_DOB: "M235|s|2015-02-01",
         KeyType.DOB_SWAP: "sean|mcdonald|2015-01-02|2015-02-01",
+        KeyType.NAME: "sean|mcdonald",
+        KeyType.NAME_SWAP: "mcdonald|sean",
+        KeyType.SURNAME_DOB: "mcdonald|2015-02-01",
+        KeyType.FORENAME_DOB: "sean|2015-02-01",
     }
     assert out.invalid == {}  # blank and None are missing, not invalid
+    located = compute_keys({**RECORD, "postcode": "eh11nq", "area": "St. Andrews"}).keys
+    assert located[KeyType.POSTCODE_DOB] == "EH1 1NQ|2015-02-01"
+    assert located[KeyType.DOB_AREA] == "2015-02-01|standrews"
+    assert located[KeyType.POSTCODE_AREA] == "EH1 1NQ|standrews"
 
 
 def test_invalid_fields_reported_by_kind_and_reason_only() -> None:
     out = compute_keys({**RECORD, "chi": "0101011238", "dob": "31/02/2015"})
     assert out.invalid == {IdentifierKind.CHI: Invalid.BAD_CHECK_DIGIT, IdentifierKind.DOB: Invalid.BAD_DATE}
-    assert out.keys == {}
+    # only the name pair keys do without the date of birth
+    assert out.keys == {KeyType.NAME: "sean|mcdonald", KeyType.NAME_SWAP: "mcdonald|sean"}
 
 
 def test_only_requested_keys_are_formed_and_only_their_fields_checked() -> None:
@@ -99,3 +118,73 @@ def test_columns_agree_with_records(records: list[dict[str, str | None]]) -> Non
         one = former.form(record)
         assert one.keys == {kt: v[i] for kt, v in batch.keys.items() if v[i] is not None}
         assert one.invalid == {k: r for k, bad in batch.invalid.items() for j, r in bad if j == i}
+
+
+_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)
+_DOB = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2025, 12, 31)).map(dt.date.isoformat)
+_POSTCODE = st.sampled_from(["EH1 1NQ", "KY1 2AB", "G12 8QQ", "AB10 1XG", "IV2 3JH"])
+_AREA = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
+_PERSON = st.fixed_dictionaries(
+    {"forename": _NAME, "surname": _NAME, "dob": _DOB, "postcode": _POSTCODE, "area": _AREA}
+)
+_PAIR_KEYS = (
+    KeyType.NAME,
+    KeyType.NAME_SWAP,
+    KeyType.SURNAME_DOB,
+    KeyType.FORENAME_DOB,
+    KeyType.POSTCODE_DOB,
+    KeyType.DOB_AREA,
+    KeyType.POSTCODE_AREA,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_PERSON, _PERSON, st.sampled_from(_PAIR_KEYS))
+def test_pair_keys_depend_on_exactly_their_inputs(
+    person: dict[str, str], other: dict[str, str], key_type: KeyType
+) -> None:
+    """Changing a field a pair key leaves out never changes it (that is its error tolerance);
+    changing one of its fields changes it, except the name-swap key when the names are merely
+    exchanged."""
+    inputs = {kind.value for kind in KEY_INPUTS[key_type]}
+    base = compute_keys(person, [key_type]).keys[key_type]
+    outside = {k: (other[k] if k not in inputs else v) for k, v in person.items()}
+    assert compute_keys(outside, [key_type]).keys[key_type] == base
+    for field in sorted(inputs):
+        changed = {**person, field: other[field]}
+        after = compute_keys(changed, [key_type]).keys[key_type]
+        names = (
+            sorted((changed["forename"], changed["surname"])),
+            sorted((person["forename"], person["surname"])),
+        )
+        exchanged = key_type is KeyType.NAME_SWAP and names[0] == names[1]
+        assert (after == base) == (other[field] == person[field] or exchanged)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_PERSON)
+def test_name_swap_agrees_on_exchanged_names_and_name_does_not(person: dict[str, str]) -> None:
+    swapped = {**person, "forename": person["surname"], "surname": person["forename"]}
+    a, b = compute_keys(person).keys, compute_keys(swapped).keys
+    assert a[KeyType.NAME_SWAP] == b[KeyType.NAME_SWAP]
+    assert (a[KeyType.NAME] == b[KeyType.NAME]) == (person["forename"] == person["surname"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(_AREA, st.sampled_from(["", " ", ".", "-"]), st.booleans())
+def test_area_ignores_case_spacing_and_punctuation(area: str, sep: str, upper: bool) -> None:
+    raw = sep.join(area) if sep.strip() or sep == " " else area
+    value = normalise(IdentifierKind.AREA, raw.upper() if upper else raw)
+    assert value == area
+    assert normalise(IdentifierKind.AREA, value) == value  # idempotent
+
+
+def test_area_without_letters_or_digits_is_refused() -> None:
+    assert normalise(IdentifierKind.AREA, "  ") is Invalid.MISSING
+    assert normalise(IdentifierKind.AREA, "--") is Invalid.BAD_FORMAT
+
+
+def test_pair_keys_are_weak_and_need_two_identifiers() -> None:
+    for key_type in _PAIR_KEYS:
+        assert not key_type.strong
+        assert len(KEY_INPUTS[key_type]) == 2

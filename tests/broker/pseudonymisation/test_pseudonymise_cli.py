@@ -81,6 +81,7 @@ def test_pseudonymise_writes_tokens_and_reports_rows_not_values(files: dict[str,
     assert len(rows) == 30
     assert set(rows[0]) == {
         "token_scn", "token_name_dob", "token_slk", "token_phonetic_dob", "token_dob_swap",
+        "token_name", "token_name_swap", "token_surname_dob", "token_forename_dob", "token_postcode_dob",
         "school", "attendance_pct", "exclusions_12m", "pastoral_note", "data_zone",
     }  # fmt: skip
     assert rows[4]["token_scn"] == "" and rows[5]["token_scn"].startswith("t1.scn.v1.")

@@ -307,3 +307,15 @@ def test_subject_report_needs_the_audit_read_permission(fife: Broker, synth_dir:
         fife, fife.tokens[("edu-fife", "dpo")], identifiers=pupil, purpose="EI-PLAN"
     )
     assert wrong_purpose.status_code == 403
+
+
+def test_names_alone_do_not_single_out_a_child(fife: Broker, synth_dir: Path) -> None:
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    names = {k: pupil[k] for k in ("forename", "surname")}
+    assert fife.lookup(worker, identifiers=names, case_reference="C-9").status_code == 404
+    with_dob = names | {"dob": pupil["dob"]}
+    found = fife.lookup(worker, identifiers=with_dob, case_reference="C-9")
+    assert found.status_code == 200, found.text
+    by_scn = fife.lookup(worker, identifiers={"scn": pupil["scn"]}, case_reference="C-9").json()
+    assert found.json()["subject"] == by_scn["subject"]
