@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from agreements.loader import load_file  # noqa: E402
 from broker import demo  # noqa: E402
 from broker.agencies.service import Actor, authenticate  # noqa: E402
 from broker.database import make_engine, session_factory, transaction, upgrade  # noqa: E402
@@ -37,7 +38,7 @@ from broker.extracts import service  # noqa: E402
 from broker.keys import service as keys  # noqa: E402
 from broker.secrets import load_secrets  # noqa: E402
 from pseudonymise.checkdigits import scn_check_digit  # noqa: E402
-from pseudonymise.matchkeys import KeyType, slk_value  # noqa: E402
+from pseudonymise.matchkeys import KeyFormer, KeyType  # noqa: E402
 from pseudonymise.scan import analyzer  # noqa: E402
 from pseudonymise.spec import token_column  # noqa: E402
 from pseudonymise.tokens import LinkageKey, Tokeniser  # noqa: E402
@@ -46,6 +47,7 @@ AGREEMENT = demo.EXAMPLES / "early-intervention-fife.yaml"
 DATASET = "fife-attendance"
 STAGES = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "S1", "S2", "S3", "S4", "S5", "S6"]
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+INWARD = "ABDEFGHJLNPQRSTUWXYZ"  # letters a postcode's inward code may use
 
 
 def name(i: int, salt: int) -> str:
@@ -79,29 +81,32 @@ def people(n: int, seed: int = 7) -> pl.DataFrame:
             "surname": [name(i, 2) for i in range(n)],
             "dob": dob,
             "sex": rng.choice(["M", "F"], n),
+            "postcode": [
+                f"KY{1 + i % 16} {i % 10}{INWARD[i % 20]}{INWARD[(i // 20) % 20]}" for i in range(n)
+            ],
         }
     )
 
 
 def extract_file(children: pl.DataFrame, key: LinkageKey, path: Path, seed: int = 7) -> Path:
-    """The pseudonymised extract a data officer would submit (stage-1 tokens + payload)."""
+    """The pseudonymised extract a data officer would submit (stage-1 tokens + payload).
+
+    Keys are formed by the agency-side code (``KeyFormer``), exactly the dataset's declared match keys.
+    """
     rng = np.random.default_rng(seed)
     n = children.height
     tokeniser = Tokeniser(key)
-    fore = children["forename"].str.to_lowercase().to_list()
-    sur = children["surname"].str.to_lowercase().to_list()
-    dob = children["dob"].to_list()
-    sex = children["sex"].str.to_lowercase().to_list()
-    values = {
-        KeyType.SCN: children["scn"].to_list(),
-        KeyType.NAME_DOB: [f"{f}|{s}|{d}" for f, s, d in zip(fore, sur, dob, strict=True)],
-        KeyType.SLK: [slk_value(f, s, d, x) for f, s, d, x in zip(fore, sur, dob, sex, strict=True)],
-        KeyType.PHONETIC_DOB: [f"{s[:4]}|{f[0]}|{d}" for f, s, d in zip(fore, sur, dob, strict=True)],
-        KeyType.DOB_SWAP: [f"{f}|{s}|{d}|{d}x" for f, s, d in zip(fore, sur, dob, strict=True)],
-    }
-    columns: dict[str, object] = {
-        token_column(kt): [str(t) for t in tokeniser.tokenise_many(kt, v)] for kt, v in values.items()
-    }
+    key_types = [KeyType(k) for k in load_file(AGREEMENT).dataset(DATASET).match_keys]
+    formed = KeyFormer(key_types).form_columns({c: children[c].to_list() for c in children.columns}, n)
+    assert not formed.invalid, "the synthetic identifiers are all valid"
+    columns: dict[str, object] = {}
+    for kt, values in formed.keys.items():
+        present = [i for i, v in enumerate(values) if v is not None]
+        texts = tokeniser.tokenise_many(kt, [v for v in values if v is not None]).texts()
+        column: list[str | None] = [None] * n
+        for i, text in zip(present, texts, strict=True):
+            column[i] = text
+        columns[token_column(kt)] = column
     note = "Met the family to talk about attendance and support."
     notes = [note if x < 0.005 else None for x in rng.random(n)]
     columns |= {
