@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from broker.agencies import service
 from broker.agencies.models import AgencyKind, Role
 from broker.agencies.service import Actor
-from broker.api.deps import CurrentActor, DbSession, deny, require_roles
+from broker.api.deps import CurrentActor, DbSession, api_router, deny, require_roles
 
-router = APIRouter(prefix="/v1", tags=["agencies"])
+router = api_router(prefix="/v1", tags=["agencies"])
 Operator = Annotated[Actor, Depends(require_roles(Role.operator))]
 
 SLUG = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"

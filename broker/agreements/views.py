@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
@@ -14,10 +14,10 @@ from agreements.model import Action, Agreement, Constraints, Role
 from agreements.render import render_markdown
 from broker.agreements import service
 from broker.agreements.models import AgreementVersion
-from broker.api.deps import CurrentActor, DbSession
+from broker.api.deps import CurrentActor, DbSession, api_router
 from policies.decision import DenyReason, Request
 
-router = APIRouter(prefix="/v1", tags=["agreements"])
+router = api_router(prefix="/v1", tags=["agreements"])
 
 
 class AgreementIn(BaseModel):

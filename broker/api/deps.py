@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from audit.event import AuditEvent, Decision
@@ -20,7 +23,8 @@ async def _session(request: Request) -> AsyncIterator[Session]:
 
     The commit runs on the event-loop thread, never queued for a worker thread: an append to the audit
     log holds a lock until commit, and a commit waiting for a worker while every worker waits for that
-    lock would deadlock the server under load.
+    lock would deadlock the server under load. (Sync endpoints have already committed: see
+    ``CommittingRoute``.)
     """
     session = request.app.state.sessions()
     try:
@@ -34,6 +38,37 @@ async def _session(request: Request) -> AsyncIterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(_session, scope="function")]
+
+
+def _commit_in_worker(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Commit a sync endpoint's session in its own worker thread, as soon as it returns.
+
+    FastAPI serialises a sync endpoint's response in another worker thread before the session
+    dependency's exit runs; with every worker waiting for the audit log's append lock, the lock holder's
+    commit would never come.
+    """
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session):
+                value.commit()
+        return result
+
+    return run
+
+
+class CommittingRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _commit_in_worker(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An ``APIRouter`` whose sync endpoints commit in their worker thread (see ``_commit_in_worker``)."""
+    return APIRouter(route_class=CommittingRoute, **kwargs)
 
 
 def _action(request: Request) -> str:

@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +22,7 @@ from audit.event import AuditEvent, Decision
 from broker.agencies.models import Role
 from broker.agencies.service import Actor
 from broker.agreements.service import authorize, get_active_agreement
-from broker.api.deps import DbSession, deny, require_roles
+from broker.api.deps import DbSession, api_router, deny, require_roles
 from broker.audit import service
 from broker.audit.models import AuditCheckpoint
 from broker.errors import Invalid, NotFound
@@ -31,7 +31,7 @@ from broker.records import service as records_service
 from broker.records.views import Identifiers
 from broker.secrets import Secrets
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = api_router(prefix="/v1/audit", tags=["audit"])
 Reader = Annotated[Actor, Depends(require_roles(Role.operator, Role.dpo))]
 
 PSEUDONYM = r"^[A-Za-z0-9._:~-]{1,128}$"

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from broker.api.deps import CurrentActor, DbSession
+from broker.api.deps import CurrentActor, DbSession, api_router
 from broker.catalogue import service
 
-router = APIRouter(prefix="/v1", tags=["catalogue"])
+router = api_router(prefix="/v1", tags=["catalogue"])
 
 
 class DatasetEntryOut(BaseModel):

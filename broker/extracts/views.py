@@ -9,15 +9,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from broker.api.deps import CurrentActor, DbSession
+from broker.api.deps import CurrentActor, DbSession, api_router
 from broker.errors import Invalid, TooLarge
 from broker.extracts import service
 
-router = APIRouter(prefix="/v1", tags=["extracts"])
+router = api_router(prefix="/v1", tags=["extracts"])
 
 _CONTENT_TYPES = {
     "text/csv": "csv",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 
-from broker.api.deps import CurrentActor, DbSession
+from broker.api.deps import CurrentActor, DbSession, api_router
 from broker.queries import service
 
-router = APIRouter(prefix="/v1", tags=["queries"])
+router = api_router(prefix="/v1", tags=["queries"])
 
 
 def frame_source(request: Request) -> service.FrameSource:

@@ -6,13 +6,13 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from broker.api.deps import CurrentActor, DbSession
+from broker.api.deps import CurrentActor, DbSession, api_router
 from broker.records import service
 
-router = APIRouter(prefix="/v1", tags=["records"])
+router = api_router(prefix="/v1", tags=["records"])
 
 Text = Annotated[str, Field(min_length=1, max_length=100)]
 
