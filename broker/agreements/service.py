@@ -285,23 +285,37 @@ def update_draft(
     return row
 
 
+def _step(
+    session: Session,
+    actor: Actor,
+    agreement_id: str,
+    version: int,
+    at: datetime | None,
+    *,
+    step: str,
+    target: Status,
+    controllers: bool,
+) -> AgreementVersion:
+    """A lifecycle move that needs only the right DPO and a legal transition."""
+    row = get_version(session, agreement_id, version)
+    _require_party_dpo(session, actor, agreement_of(row), step, controllers=controllers)
+    _move(session, actor, row, target, at or _now())
+    return row
+
+
 def submit_for_review(
     session: Session, actor: Actor, agreement_id: str, version: int, at: datetime | None = None
 ) -> AgreementVersion:
-    row = get_version(session, agreement_id, version)
-    _require_party_dpo(session, actor, agreement_of(row), "submit", controllers=False)
-    _move(session, actor, row, "in_review", at or _now())
-    return row
+    return _step(
+        session, actor, agreement_id, version, at, step="submit", target="in_review", controllers=False
+    )
 
 
 def return_to_draft(
     session: Session, actor: Actor, agreement_id: str, version: int, at: datetime | None = None
 ) -> AgreementVersion:
     """Send a version under review back for changes; approvals given so far stop counting once it changes."""
-    row = get_version(session, agreement_id, version)
-    _require_party_dpo(session, actor, agreement_of(row), "return", controllers=False)
-    _move(session, actor, row, "draft", at or _now())
-    return row
+    return _step(session, actor, agreement_id, version, at, step="return", target="draft", controllers=False)
 
 
 def approve(
@@ -378,19 +392,15 @@ def activate(
 def suspend(
     session: Session, actor: Actor, agreement_id: str, version: int, at: datetime | None = None
 ) -> AgreementVersion:
-    row = get_version(session, agreement_id, version)
-    _require_party_dpo(session, actor, agreement_of(row), "suspend", controllers=True)
-    _move(session, actor, row, "suspended", at or _now())
-    return row
+    return _step(
+        session, actor, agreement_id, version, at, step="suspend", target="suspended", controllers=True
+    )
 
 
 def revoke(
     session: Session, actor: Actor, agreement_id: str, version: int, at: datetime | None = None
 ) -> AgreementVersion:
-    row = get_version(session, agreement_id, version)
-    _require_party_dpo(session, actor, agreement_of(row), "revoke", controllers=True)
-    _move(session, actor, row, "revoked", at or _now())
-    return row
+    return _step(session, actor, agreement_id, version, at, step="revoke", target="revoked", controllers=True)
 
 
 def seed_active_agreement(
