@@ -134,3 +134,52 @@ def test_keys_are_not_interchangeable_and_hide_material() -> None:
     assert key.material.hex() not in repr(key)
     token = Tokeniser(key).tokenise(KeyType.CHI, "0101011237")
     assert str(token).rsplit(".", 1)[1] not in repr(token)
+
+
+def _mutations(text: str) -> st.SearchStrategy[str]:
+    """Near misses of a valid token text: one character changed, dropped or added, or a wrong header."""
+    positions = st.integers(0, len(text) - 1)
+    chars = st.sampled_from("AaZz09-_+/=.tQ EIMcgk48")
+    return st.one_of(
+        st.tuples(positions, chars).map(lambda p: text[: p[0]] + p[1] + text[p[0] + 1 :]),
+        positions.map(lambda i: text[:i] + text[i + 1 :]),
+        st.tuples(positions, chars).map(lambda p: text[: p[0]] + p[1] + text[p[0] :]),
+        st.sampled_from(["t2" + text[2:], text.replace("v1.", "v2."), text.replace("v1.", "v01."), ""]),
+    )
+
+
+@PROPS
+@given(st.data())
+def test_stage2_column_agrees_with_parse_and_stage2(data: st.DataObject) -> None:
+    """The column path accepts what ``Token.parse`` accepts, with the same reason and digest."""
+    key_type = data.draw(st.sampled_from(list(KeyType)))
+    good = Tokeniser(link_key()).tokenise(key_type, data.draw(st.text(min_size=1, max_size=12)))
+    texts: list[str | None] = [
+        data.draw(st.one_of(st.just(str(good)), _mutations(str(good)), st.none())) for _ in range(8)
+    ]
+    rekeyer = BrokerRekeyer(broker_key())
+    column = rekeyer.stage2_column(texts, key_type=key_type, link_version=1)
+    expected_rows, expected_digests, expected_refused = [], [], []
+    for row, text in enumerate(texts):
+        if not text:
+            continue
+        try:
+            token = Token.parse(text, stage=1, key_type=key_type, link_version=1)
+        except TokenError as exc:
+            expected_refused.append((row, exc.reason))
+        else:
+            expected_rows.append(row)
+            expected_digests.append(rekeyer.stage2(token).digest)
+    assert (column.rows, column.digests, column.refused) == (
+        expected_rows,
+        expected_digests,
+        expected_refused,
+    )
+
+
+def test_stage2_column_refuses_a_stale_version_with_its_reason() -> None:
+    stale = str(Tokeniser(link_key(version=2)).tokenise(KeyType.CHI, "0101011237"))
+    column = BrokerRekeyer(broker_key()).stage2_column(
+        [stale, None, ""], key_type=KeyType.CHI, link_version=1
+    )
+    assert column.rows == [] and column.refused == [(0, TokenInvalid.WRONG_KEY_VERSION)]
