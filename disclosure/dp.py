@@ -13,8 +13,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import opendp.prelude as dp
 import polars as pl
+from opendp.accuracy import summarize_polars_measurement
+from opendp.extras.polars import dp_len
+from opendp.measurements import make_private_lazyframe
+from opendp.measures import max_divergence
+from opendp.metrics import symmetric_distance
+from opendp.mod import Measurement, binary_search_chain
 
 from disclosure.frames import FrameSet
 from disclosure.query import COUNT, CompiledQuery
@@ -27,14 +32,14 @@ _SAFETY = 1 + 1e-9  # keeps rounding in the division on the safe side of the req
 class Prepared:
     """A measurement ready to run, with what it costs (OpenDP's map) and its per-aggregate accuracy."""
 
-    measurement: dp.Measurement
+    measurement: Measurement
     epsilon: float
     accuracy: dict[str, float]  # 95% half-width per aggregate column
     accuracy_975: dict[str, float]  # 97.5% half-widths, for the union bound on a mean
 
 
 def _plan(frames: FrameSet, query: CompiledQuery) -> pl.LazyFrame:
-    aggregates = [dp.len(signed=True).alias(COUNT)]
+    aggregates = [dp_len(signed=True).alias(COUNT)]
     for s in query.sums:
         column = pl.col(s.field)
         if s.integer:
@@ -57,8 +62,8 @@ def _plan(frames: FrameSet, query: CompiledQuery) -> pl.LazyFrame:
     return query.keys.lazy().join(grouped, how="left", on=query.group_columns, nulls_equal=True)
 
 
-def _summary(measurement: dp.Measurement, alpha: float) -> dict[str, float]:
-    table = dp.summarize_polars_measurement(measurement, alpha=alpha)
+def _summary(measurement: Measurement, alpha: float) -> dict[str, float]:
+    table = summarize_polars_measurement(measurement, alpha=alpha)
     return dict(zip(table["column"].to_list(), table["accuracy"].to_list(), strict=True))
 
 
@@ -71,10 +76,10 @@ class MeasurementCache:
         self._max = max_measurements
         self._lock = threading.Lock()
 
-    def _make(self, frames: FrameSet, plan: pl.LazyFrame) -> Callable[[float], dp.Measurement]:
-        def make(scale: float) -> dp.Measurement:
-            return dp.m.make_private_lazyframe(
-                frames.domain, dp.symmetric_distance(), dp.max_divergence(), plan, global_scale=scale
+    def _make(self, frames: FrameSet, plan: pl.LazyFrame) -> Callable[[float], Measurement]:
+        def make(scale: float) -> Measurement:
+            return make_private_lazyframe(
+                frames.domain, symmetric_distance(), max_divergence(), plan, global_scale=scale
             )
 
         return make
@@ -99,7 +104,7 @@ class MeasurementCache:
         make = self._make(frames, plan)
         measurement = make(constant / query.epsilon * _SAFETY)
         if measurement.map(1) > query.epsilon:
-            measurement = dp.binary_search_chain(make, d_in=1, d_out=query.epsilon, T=float)
+            measurement = binary_search_chain(make, d_in=1, d_out=query.epsilon, T=float)
         prepared = Prepared(
             measurement=measurement,
             epsilon=float(measurement.map(1)),

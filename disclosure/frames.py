@@ -12,8 +12,14 @@ import hashlib
 import threading
 from collections.abc import Mapping
 
-import opendp.prelude as dp
 import polars as pl
+from opendp.combinators import make_fully_adaptive_composition
+from opendp.context import domain_of
+from opendp.domains import with_margin
+from opendp.extras.polars import Margin
+from opendp.measures import max_divergence
+from opendp.metrics import symmetric_distance
+from opendp.mod import Measurement, enable_features
 
 from disclosure.errors import FrameRejected
 from disclosure.geography import GeographyLookup
@@ -26,7 +32,7 @@ _DTYPES: dict[str, pl.DataType] = {
     "float": pl.Float64(),
 }
 
-dp.enable_features("contrib")
+enable_features("contrib")
 
 
 def presence_column(dataset: str) -> str:
@@ -111,12 +117,10 @@ class FrameSet:
             str(linked.schema).encode() + catalogue.model_dump_json().encode()
         ).hexdigest()
         lazy = linked.lazy()
-        self.domain = dp.with_margin(
-            dp.domain_of(lazy, infer=True), dp.polars.Margin(by=[], max_length=catalogue.max_subjects)
+        self.domain = with_margin(
+            domain_of(lazy, infer=True), Margin(by=[], max_length=catalogue.max_subjects)
         )
-        odometer = dp.c.make_fully_adaptive_composition(
-            self.domain, dp.symmetric_distance(), dp.max_divergence()
-        )
+        odometer = make_fully_adaptive_composition(self.domain, symmetric_distance(), max_divergence())
         self._queryable = odometer(lazy)
         self._lock = threading.Lock()
 
@@ -124,7 +128,7 @@ class FrameSet:
     def schema(self) -> pl.Schema:
         return self.frame.schema
 
-    def release(self, measurement: dp.Measurement) -> pl.DataFrame:
+    def release(self, measurement: Measurement) -> pl.DataFrame:
         """Run a measurement built on ``self.domain``; OpenDP's odometer records its loss."""
         with self._lock:
             table: pl.DataFrame = self._queryable(measurement).collect()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
-from broker.api.app import create_app
 from broker.cli.context import open_context
 from broker.logs import configure_logging
 from broker.settings import Settings, get_settings
 
 
 def run_server(settings: Settings) -> None:
+    # Imported here: the API pulls in every router and its services, which every other `broker`
+    # command (and `--help`) would otherwise pay for at start-up.
+    import uvicorn
+
+    from broker.api.app import create_app
+
     ctx = open_context(settings)
     configure_logging(settings.log_level)
     app = create_app(settings, engine=ctx.engine)
