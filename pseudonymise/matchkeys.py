@@ -14,6 +14,7 @@ from typing import Final
 
 import jellyfish
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pseudonymise.normalise import (
     NORMALISERS,
@@ -21,9 +22,9 @@ from pseudonymise.normalise import (
     IdentifierKind,
     Invalid,
     Normaliser,
+    as_text,
     cached,
     normalise_array,
-    normalise_values,
 )
 
 
@@ -106,75 +107,99 @@ def swapped_dob(dob: str) -> str | None:
     return f"{year}-{day}-{month}"
 
 
-def _phonetic_dob(forename: str, surname: str, dob: str) -> str:
-    return f"{jellyfish.soundex(surname)}|{forename[0]}|{dob}"
-
-
-def _dob_swap(forename: str, surname: str, dob: str) -> str | None:
+def _dob_pair(dob: str) -> str | None:
     """Both DOB orders, sorted, so a record with the true DOB and one with day and month exchanged
     produce the same value (tokens of different key types never compare equal)."""
     swapped = swapped_dob(dob)
     if swapped is None:
         return None
     first, second = sorted((dob, swapped))
-    return f"{forename}|{surname}|{first}|{second}"
+    return f"{first}|{second}"
 
 
-# Row builders: each takes one row's normalised values of KEY_INPUTS[key_type], in that order.
+def _phonetic_dob(forename: str, surname: str, dob: str) -> str:
+    return f"{jellyfish.soundex(surname)}|{forename[0]}|{dob}"
+
+
+def _dob_swap(forename: str, surname: str, dob: str) -> str | None:
+    pair = _dob_pair(dob)
+    return None if pair is None else f"{forename}|{surname}|{pair}"
+
+
+def _joined(*parts: str) -> str:
+    return "|".join(parts)
+
+
+def _name_swap(forename: str, surname: str) -> str:
+    """Both names, sorted, so a record with forename and surname exchanged gives the same value."""
+    return "|".join(sorted((forename, surname)))
+
+
+# The reference: one record's key from its normalised KEY_INPUTS[key_type] values, in that order.
 _BUILDERS: Final[dict[KeyType, Callable[..., str | None]]] = {
+    KeyType.NAME_DOB: _joined,
+    KeyType.SLK: slk_value,
     KeyType.PHONETIC_DOB: _phonetic_dob,
     KeyType.DOB_SWAP: _dob_swap,
+    KeyType.NAME: _joined,
+    KeyType.NAME_SWAP: _name_swap,
+    KeyType.SURNAME_DOB: _joined,
+    KeyType.FORENAME_DOB: _joined,
+    KeyType.POSTCODE_DOB: _joined,
+    KeyType.DOB_AREA: _joined,
+    KeyType.POSTCODE_AREA: _joined,
 }
 
 
-_Column = list[str | None]
+def _per_distinct(function: Callable[[str], str | None], column: pa.Array) -> pa.Array:
+    """``function`` of each row of a column of repeating values, called once per distinct value."""
+    encoded = column.dictionary_encode()
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return mapped.take(encoded.indices)
 
 
-def _per_distinct(function: Callable[[str], str], column: _Column) -> _Column:
-    """``function`` applied once per distinct value of a column of repeating values; None stays None."""
-    mapped: dict[str | None, str | None] = {v: function(v) for v in set(column) if v is not None}
-    mapped[None] = None
-    return [mapped[v] for v in column]
+def _join(*columns: pa.Array, separator: str = "|") -> pa.Array:
+    """Row-wise join; null where any part is null (the key cannot be formed)."""
+    return pc.binary_join_element_wise(*columns, separator)
 
 
-def _joined_column(*fields: _Column) -> _Column:
-    """The fields joined by ``|`` row by row (name_dob and the pair keys); None where any is None."""
-    return [None if None in row else "|".join(row) for row in zip(*fields, strict=True)]
+def _name_swap_array(forename: pa.Array, surname: pa.Array) -> pa.Array:
+    """:func:`_name_swap` by column: Arrow compares UTF-8 bytes, which order as Python's code points."""
+    first = pc.less_equal(forename, surname)
+    return pc.if_else(first, _join(forename, surname), _join(surname, forename))
 
 
-def _name_swap_column(forename: _Column, surname: _Column) -> _Column:
-    """Both names, sorted, so a record with forename and surname exchanged gives the same value."""
-    return [
-        None if f is None or s is None else "|".join(sorted((f, s)))
-        for f, s in zip(forename, surname, strict=True)
-    ]
-
-
-def _slk_column(forename: _Column, surname: _Column, dob: _Column, sex: _Column) -> _Column:
-    """:func:`slk_value` per row, with each part computed once per distinct name, date and sex."""
+def _slk_array(forename: pa.Array, surname: pa.Array, dob: pa.Array, sex: pa.Array) -> pa.Array:
     parts = (
         _per_distinct(_slk_surname, surname),
         _per_distinct(_slk_forename, forename),
-        _per_distinct(lambda d: d.replace("-", ""), dob),
+        pc.replace_substring(dob, "-", ""),
         _per_distinct(_SLK_SEX.__getitem__, sex),
     )
-    return [
-        None if s is None or f is None or d is None or x is None else s + f + d + x
-        for s, f, d, x in zip(*parts, strict=True)
-    ]
+    return _join(*parts, separator="")
 
 
-# _Column builders: each takes the normalised columns of KEY_INPUTS[key_type], in that order.
-_COLUMN_BUILDERS: Final[dict[KeyType, Callable[..., _Column]]] = {
-    KeyType.NAME_DOB: _joined_column,
-    KeyType.SLK: _slk_column,
-    KeyType.NAME: _joined_column,
-    KeyType.NAME_SWAP: _name_swap_column,
-    KeyType.SURNAME_DOB: _joined_column,
-    KeyType.FORENAME_DOB: _joined_column,
-    KeyType.POSTCODE_DOB: _joined_column,
-    KeyType.DOB_AREA: _joined_column,
-    KeyType.POSTCODE_AREA: _joined_column,
+def _phonetic_array(forename: pa.Array, surname: pa.Array, dob: pa.Array) -> pa.Array:
+    return _join(_per_distinct(jellyfish.soundex, surname), pc.utf8_slice_codeunits(forename, 0, 1), dob)
+
+
+def _dob_swap_array(forename: pa.Array, surname: pa.Array, dob: pa.Array) -> pa.Array:
+    return _join(forename, surname, _per_distinct(_dob_pair, dob))
+
+
+# The column-wise builders: the same keys as _BUILDERS, from whole Arrow columns.
+_ARRAY_BUILDERS: Final[dict[KeyType, Callable[..., pa.Array]]] = {
+    KeyType.NAME_DOB: _join,
+    KeyType.SLK: _slk_array,
+    KeyType.PHONETIC_DOB: _phonetic_array,
+    KeyType.DOB_SWAP: _dob_swap_array,
+    KeyType.NAME: _join,
+    KeyType.NAME_SWAP: _name_swap_array,
+    KeyType.SURNAME_DOB: _join,
+    KeyType.FORENAME_DOB: _join,
+    KeyType.POSTCODE_DOB: _join,
+    KeyType.DOB_AREA: _join,
+    KeyType.POSTCODE_AREA: _join,
 }
 
 
@@ -197,8 +222,20 @@ class ColumnKeys:
     invalid: dict[IdentifierKind, list[tuple[int, Invalid]]]
 
 
+@dataclass(frozen=True)
+class ArrayKeys:
+    """:class:`ColumnKeys` as Arrow ``string`` columns (null where a row cannot form the key)."""
+
+    keys: dict[KeyType, pa.Array]
+    invalid: dict[IdentifierKind, list[tuple[int, Invalid]]]
+
+
 class KeyFormer:
-    """Forms a fixed set of key types; keep one per dataset, it memoises the repeating fields."""
+    """Forms a fixed set of key types; keep one per dataset, it memoises the repeating fields.
+
+    Two implementations of one definition: :meth:`form` is the per-record reference (lookups of one
+    child), :meth:`form_arrays` the column-wise path for files; they are property-tested equal.
+    """
 
     def __init__(self, key_types: Iterable[KeyType] = tuple(KeyType)) -> None:
         self.key_types = tuple(key_types)
@@ -207,50 +244,57 @@ class KeyFormer:
             (kind, cached(kind) if kind in REPEATING else NORMALISERS[kind]) for kind in needed
         ]
 
-    def form_columns(self, columns: Mapping[str, Sequence[object] | pa.Array], rows: int) -> ColumnKeys:
+    def form_arrays(self, columns: Mapping[str, pa.Array | Sequence[object]], rows: int) -> ArrayKeys:
         """Normalise identifier columns (keyed by :class:`IdentifierKind` names) and form every key.
 
-        _Column-wise because that is the pipeline's shape: Arrow columns take the vectorised
-        :func:`normalise_array`, Python sequences the memoised per-value normalisers; both give the
-        same values. Missing values (absent column, None, blank) are not invalid; other unusable
-        values are reported by kind, row index and reason only.
+        Missing values (absent column, null, blank) are not invalid; other unusable values are
+        reported by kind, row index and reason only. Per-row Python work is limited to values the
+        vectorised normalisers cannot decide (see :func:`normalise_array`).
         """
-        normalised: dict[IdentifierKind, _Column] = {}
+        normalised: dict[IdentifierKind, pa.Array] = {}
         invalid: dict[IdentifierKind, list[tuple[int, Invalid]]] = {}
         for kind, normaliser in self._normalisers:
             column = columns.get(kind)
             if column is None:
-                normalised[kind] = [None] * rows
+                normalised[kind] = pa.nulls(rows, pa.string())
                 continue
-            result = (
-                normalise_array(kind, column, normaliser)
-                if isinstance(column, pa.Array)
-                else normalise_values(normaliser, column)
-            )
+            result = normalise_array(kind, column, normaliser)
             if result.invalid:
                 invalid[kind] = result.invalid
             normalised[kind] = result.values
-        keys: dict[KeyType, _Column] = {}
+        keys: dict[KeyType, pa.Array] = {}
         for kt in self.key_types:
             inputs = [normalised[kind] for kind in KEY_INPUTS[kt]]
-            if kt in _COLUMN_BUILDERS:
-                keys[kt] = _COLUMN_BUILDERS[kt](*inputs)
-            elif kt in STRONG_KEYS:
-                keys[kt] = inputs[0]
-            else:
-                build = _BUILDERS[kt]
-                keys[kt] = [
-                    None if None in values else build(*values) for values in zip(*inputs, strict=True)
-                ]
-        return ColumnKeys(keys, invalid)
+            keys[kt] = inputs[0] if kt in STRONG_KEYS else _ARRAY_BUILDERS[kt](*inputs)
+        return ArrayKeys(keys, invalid)
+
+    def form_columns(self, columns: Mapping[str, pa.Array | Sequence[object]], rows: int) -> ColumnKeys:
+        """:meth:`form_arrays` with the keys as Python lists (None where a row cannot form a key)."""
+        formed = self.form_arrays(columns, rows)
+        return ColumnKeys({kt: array.to_pylist() for kt, array in formed.keys.items()}, formed.invalid)
 
     def form(self, raw: Mapping[str, object]) -> RecordKeys:
-        """The keys one record can form (a batch of one)."""
-        formed = self.form_columns({kind: [raw.get(kind)] for kind, _ in self._normalisers}, 1)
-        return RecordKeys(
-            keys={kt: values[0] for kt, values in formed.keys.items() if values[0] is not None},
-            invalid={kind: bad[0][1] for kind, bad in formed.invalid.items()},
-        )
+        """The keys one record can form: the per-value normalisers and :data:`_BUILDERS`."""
+        normalised: dict[IdentifierKind, str] = {}
+        invalid: dict[IdentifierKind, Invalid] = {}
+        for kind, normaliser in self._normalisers:
+            value = raw.get(kind)
+            if value is None:
+                continue
+            result = normaliser(value if isinstance(value, str) else as_text(value))
+            if isinstance(result, str):
+                normalised[kind] = result
+            elif result is not Invalid.MISSING:
+                invalid[kind] = result
+        keys: dict[KeyType, str] = {}
+        for kt in self.key_types:
+            inputs = [normalised.get(kind) for kind in KEY_INPUTS[kt]]
+            if None in inputs:
+                continue
+            key = inputs[0] if kt in STRONG_KEYS else _BUILDERS[kt](*inputs)
+            if key is not None:
+                keys[kt] = key
+        return RecordKeys(keys, invalid)
 
 
 def compute_keys(raw: Mapping[str, object], key_types: Iterable[KeyType] = tuple(KeyType)) -> RecordKeys:

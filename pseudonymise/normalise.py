@@ -336,51 +336,24 @@ def as_text(value: object) -> str:
     return str(value)
 
 
+def text_array(values: pa.Array | Sequence[object]) -> pa.Array:
+    """A column as an Arrow ``string`` array; Python values and non-text Arrow columns (Parquet dates,
+    integers) are turned into text per value by :func:`as_text`, as :func:`normalise` callers do."""
+    if isinstance(values, pa.Array):
+        if pa.types.is_string(values.type):
+            return values
+        if pa.types.is_large_string(values.type):
+            return values.cast(pa.string())
+        values = values.to_pylist()
+    return pa.array([v if v is None or isinstance(v, str) else as_text(v) for v in values], pa.string())
+
+
 class NormalisedColumn(NamedTuple):
-    """A normalised column: ``values[i]`` is row i's canonical form, or None when it is missing or
+    """A normalised column: ``values[i]`` is row i's canonical form, or null when it is missing or
     invalid; ``invalid`` lists (row index, reason) for the invalid ones (missing is not invalid)."""
 
-    values: list[str | None]
+    values: pa.Array
     invalid: list[tuple[int, Invalid]]
-
-
-def normalise_values(normaliser: Normaliser, values: Sequence[object]) -> NormalisedColumn:
-    """``normaliser`` over a column of Python values; None is missing, non-text values go through
-    :func:`as_text`."""
-    results = [None if v is None else normaliser(v if isinstance(v, str) else as_text(v)) for v in values]
-    return _split(results, range(len(results)))
-
-
-def _split(results: list[Normalised | None], rows: Sequence[int]) -> NormalisedColumn:
-    """Separate canonical values from reasons; ``rows`` are the row numbers of ``results``."""
-    values = [r if isinstance(r, str) else None for r in results]
-    invalid: list[tuple[int, Invalid]] = [
-        (i, r)
-        for i, r in zip(rows, results, strict=True)
-        if isinstance(r, Invalid) and r is not Invalid.MISSING
-    ]
-    return NormalisedColumn(values, invalid)
-
-
-def normalise_array(
-    kind: IdentifierKind, values: pa.Array, normaliser: Normaliser | None = None
-) -> NormalisedColumn:
-    """Column-wise :func:`normalise` of an Arrow column: exactly ``normalise(kind, v)`` per value.
-
-    This is the pipeline's hot path. Repeating kinds are normalised once per distinct value; a CHI
-    that is already ten clean digits is validated with numpy and only the rest go through
-    :func:`normalise_chi`. Non-text columns (Parquet dates, integers) take the per-value route.
-    ``normaliser`` is ``NORMALISERS[kind]`` or the same function memoised (:func:`cached`, kept
-    across batches).
-    """
-    normaliser = normaliser or NORMALISERS[kind]
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        return normalise_values(normaliser, values.to_pylist())
-    if kind is IdentifierKind.CHI:
-        return _chi_array(values, normaliser)
-    if kind in REPEATING:
-        return _by_distinct(values, normaliser)
-    return normalise_values(normaliser, values.to_pylist())
 
 
 # Kinds whose values repeat across rows (shared names, birthdays): worth normalising once per value.
@@ -396,66 +369,211 @@ REPEATING: Final = frozenset(
 )
 
 
-def _by_distinct(values: pa.Array, normaliser: Normaliser) -> NormalisedColumn:
-    encoded = values.dictionary_encode()
-    distinct = _split([normaliser(v) for v in encoded.dictionary.to_pylist()], range(len(encoded.dictionary)))
-    lookup = np.array([*distinct.values, None], dtype=object)  # the last code is given to nulls
-    codes = encoded.indices.fill_null(len(distinct.values)).to_numpy(zero_copy_only=False)
+def normalise_array(
+    kind: IdentifierKind, values: pa.Array | Sequence[object], normaliser: Normaliser | None = None
+) -> NormalisedColumn:
+    """Column-wise :func:`normalise`: exactly ``normalise(kind, v)`` per value, without a Python call per row.
+
+    The pipeline's hot path. Repeating kinds are normalised once per distinct value (Arrow dictionary
+    encoding). A vectorised fast path (:data:`_FAST_PATHS`) settles the usual spellings: clean CHI,
+    SCN and NHS digits (also with a lost leading zero), ISO and DD/MM/YYYY dates, one-word ASCII
+    names; only what it cannot settle goes through ``normaliser``, one value at a time.
+    ``normaliser`` is ``NORMALISERS[kind]`` or the same function memoised (:func:`cached`).
+    """
+    normaliser = normaliser or NORMALISERS[kind]
+    text = text_array(values)
+    if kind not in REPEATING:
+        return _normalise_rows(kind, text, normaliser)
+    encoded = text.dictionary_encode()
+    distinct = _normalise_rows(kind, encoded.dictionary, normaliser)
     invalid: list[tuple[int, Invalid]] = []
     if distinct.invalid:
         reasons = dict(distinct.invalid)
-        bad_rows = np.flatnonzero(np.isin(codes, list(reasons)))
-        invalid = [(i, reasons[c]) for i, c in zip(bad_rows.tolist(), codes[bad_rows].tolist(), strict=True)]
-    return NormalisedColumn(lookup[codes].tolist(), invalid)
+        codes = encoded.indices.fill_null(-1).to_numpy()
+        rows = np.flatnonzero(np.isin(codes, list(reasons)))
+        invalid = [(i, reasons[c]) for i, c in zip(rows.tolist(), codes[rows].tolist(), strict=True)]
+    return NormalisedColumn(distinct.values.take(encoded.indices), invalid)
 
 
-def _fixed_digits(values: pa.Array, width: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int16]]:
-    """The rows whose text is exactly ``width`` ASCII digits, and those digits (rows x width)."""
-    lengths = pc.binary_length(values).fill_null(0).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(lengths == width)
+def _normalise_rows(kind: IdentifierKind, values: pa.Array, normaliser: Normaliser) -> NormalisedColumn:
+    """The kind's fast path, then ``normaliser`` on each non-null value it left unsettled."""
+    fast_path = _FAST_PATHS.get(kind)
+    if fast_path is None:
+        fast_values, fast = values, np.zeros(len(values), dtype=np.bool_)
+    else:
+        fast_values, fast = fast_path(values)
+    slow = ~fast & values.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(slow)
     if not len(rows):
-        return rows, np.empty((0, width), dtype=np.int16)
-    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+        return NormalisedColumn(fast_values, [])
+    results = [normaliser(v) for v in values.take(rows).to_pylist()]
+    canonical = pa.array([r if isinstance(r, str) else None for r in results], pa.string())
+    invalid: list[tuple[int, Invalid]] = [
+        (i, r)
+        for i, r in zip(rows.tolist(), results, strict=True)
+        if isinstance(r, Invalid) and r is not Invalid.MISSING
+    ]
+    return NormalisedColumn(pc.replace_with_mask(fast_values, pa.array(slow), canonical), invalid)
+
+
+def fixed_width_strings(present: npt.NDArray[np.bool_], text: npt.NDArray[np.uint8]) -> pa.Array:
+    """An Arrow string column holding ``text``'s rows (ASCII, all one width) at the ``present`` rows
+    in order, null elsewhere; built straight from the bytes, with no Python string per row."""
+    count, width = text.shape
+    offsets = np.zeros(len(present) + 1, dtype=np.int32)
+    np.cumsum(present, out=offsets[1:])
+    offsets *= width
+    nulls = len(present) - count
+    validity = pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None
+    data = pa.py_buffer(np.ascontiguousarray(text))
+    return pa.StringArray.from_buffers(len(present), pa.py_buffer(offsets), data, validity, nulls)
+
+
+def _fixed_width(
+    values: pa.Array, widths: tuple[int, ...], fill: int = 0
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
+    """The non-null rows whose UTF-8 length is one of ``widths`` and their bytes as rows x max(widths),
+    right-aligned (shorter values filled on the left with ``fill``), read straight from the Arrow
+    buffers."""
+    width = max(widths)
     _, offsets_buffer, data_buffer = values.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)
-    starts = offsets[values.offset : values.offset + len(values)].astype(np.int64)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+    lengths = np.diff(offsets)
+    if values.null_count:
+        lengths *= values.is_valid().to_numpy(zero_copy_only=False)
+    if data_buffer is None or not len(values):
+        return np.empty(0, dtype=np.intp), np.empty((0, width), dtype=np.uint8)
     data = np.frombuffer(data_buffer, dtype=np.uint8)
-    digits = data[starts[rows][:, None] + np.arange(width)].astype(np.int16) - ord("0")
-    clean = ((digits >= 0) & (digits <= 9)).all(axis=1)
-    return rows[clean], digits[clean]
+    if (lengths == width).all():  # the usual column: every value has the full width, back to back
+        return np.arange(len(values)), data[offsets[0] : offsets[-1]].reshape(-1, width)
+    rows = np.flatnonzero(np.isin(lengths, widths))
+    shift = width - lengths[rows]
+    text = data[np.maximum((offsets[rows] - shift)[:, None] + np.arange(width), 0)]
+    text[np.arange(width) < shift[:, None]] = fill
+    return rows, text
 
 
-_CHI_WEIGHTS: Final = np.arange(10, 1, -1, dtype=np.int16)
+def _digits(text: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int16]]:
+    """Which rows of ``text`` are all ASCII digits, and the digits as columns x rows."""
+    digits = np.ascontiguousarray(text.T) - np.uint8(ord("0"))  # uint8 wraps: non-digits exceed 9
+    clean: npt.NDArray[np.bool_] = np.asarray((digits <= 9).all(axis=0))
+    return clean, digits.astype(np.int16)
+
+
+class _DigitRule(NamedTuple):
+    """A number of ``width`` digits (``pad_from`` digits when a spreadsheet dropped a leading zero)
+    and its check, vectorised over rows of digits."""
+
+    width: int
+    pad_from: int | None
+    valid: Callable[[npt.NDArray[np.int16]], npt.NDArray[np.bool_]]
+
+
+def _digit_fast_path(rule: _DigitRule) -> FastPath:
+    """Rows of ``rule.width`` digits, or ``rule.pad_from`` (a lost leading zero), that pass the check."""
+
+    def fast_path(values: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
+        rows, text = _fixed_width(values, (rule.width, rule.pad_from or rule.width), fill=ord("0"))
+        clean, digits = _digits(text)
+        if clean.all():
+            clean = rule.valid(digits)
+        else:
+            clean[clean] = rule.valid(digits[:, clean])
+        fast = np.zeros(len(values), dtype=np.bool_)
+        fast[rows[clean]] = True
+        return fixed_width_strings(fast, text if clean.all() else text[clean]), fast
+
+    return fast_path
+
+
 _DAYS_IN_MONTH: Final = np.array(
     [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 87, dtype=np.int16
 )
 
 
+def _weighted_sum(d: npt.NDArray[np.int16], weights: tuple[int, ...]) -> npt.NDArray[np.int16]:
+    """sum(weight_i * digit_i) per row of digits x rows, one contiguous digit row at a time."""
+    total = d[0] * np.int16(weights[0])
+    for digit, weight in zip(d[1:], weights[1:], strict=False):
+        total += digit * np.int16(weight)
+    return total
+
+
+def _mod11_check(d: npt.NDArray[np.int16], weights: tuple[int, ...]) -> npt.NDArray[np.int16]:
+    """:func:`checkdigits._mod11` per row: 11 - (weighted sum mod 11), 11 as 0, 10 (unusable) kept."""
+    check = 11 - _weighted_sum(d, weights) % 11
+    check[check == 11] = 0  # 10 never equals a digit
+    return check
+
+
+_CHI_WEIGHTS: Final = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
 def _chi_valid(d: npt.NDArray[np.int16]) -> npt.NDArray[np.bool_]:
-    """:func:`checkdigits.chi_is_valid` for rows of ten digits, vectorised."""
-    check = d[:, 9]
-    mod11 = 11 - (d[:, :9] @ _CHI_WEIGHTS) % 11
-    mod11[mod11 == 11] = 0  # 10 (unusable) never equals a digit
-    doubled = d[:, 0:9:2] * 2
-    doubled -= 9 * (doubled > 9)
-    mod10 = (10 - (doubled.sum(axis=1) + d[:, 1:9:2].sum(axis=1)) % 10) % 10
-    day, month, yy = d[:, 0] * 10 + d[:, 1], d[:, 2] * 10 + d[:, 3], d[:, 4] * 10 + d[:, 5]
+    """:func:`checkdigits.chi_is_valid` for ten digits x rows, vectorised."""
+    check = d[9]
+    odd = d[0:9:2]
+    doubled = 2 * odd - 9 * (odd >= 5)  # Luhn: double, minus 9 when over 9
+    mod10 = (10 - (doubled.sum(axis=0) + d[1:9:2].sum(axis=0)) % 10) % 10
+    day, month, yy = d[0] * 10 + d[1], d[2] * 10 + d[3], d[4] * 10 + d[5]
     # DDMMYY is valid in the 1900s or the 2000s, so 29 February needs yy % 4 == 0 (2000 was leap).
     days = _DAYS_IN_MONTH[month] + ((month == 2) & (yy % 4 == 0))
-    valid: npt.NDArray[np.bool_] = (day >= 1) & (day <= days) & ((mod11 == check) | (mod10 == check))
+    valid: npt.NDArray[np.bool_] = (
+        (day >= 1) & (day <= days) & ((_mod11_check(d, _CHI_WEIGHTS) == check) | (mod10 == check))
+    )
     return valid
 
 
-def _chi_array(values: pa.Array, normaliser: Normaliser) -> NormalisedColumn:
-    raw: list[str | None] = values.to_pylist()
-    rows, digits = _fixed_digits(values, 10)
-    clean = np.zeros(len(raw), dtype=bool)
-    clean[rows[_chi_valid(digits)]] = True
-    clean |= values.is_null().to_numpy(zero_copy_only=False)
-    others = np.flatnonzero(~clean).tolist()
-    if not others:
-        return NormalisedColumn(raw, [])
-    slow = _split([normaliser(str(raw[i])) for i in others], others)  # others are never null
-    for i, value in zip(others, slow.values, strict=True):
-        raw[i] = value
-    return NormalisedColumn(raw, slow.invalid)
+def _mod11_valid(weights: tuple[int, ...]) -> Callable[[npt.NDArray[np.int16]], npt.NDArray[np.bool_]]:
+    """The :mod:`checkdigits` mod-11 rule with these weights, vectorised over digits x rows."""
+
+    def valid(d: npt.NDArray[np.int16]) -> npt.NDArray[np.bool_]:
+        ok: npt.NDArray[np.bool_] = _mod11_check(d, weights) == d[len(weights)]
+        return ok
+
+    return valid
+
+
+_ISO_DIGITS: Final = np.array([0, 1, 2, 3, 5, 6, 8, 9])  # YYYY-MM-DD
+_DMY_DIGITS: Final = np.array([6, 7, 8, 9, 3, 4, 0, 1])  # DD/MM/YYYY, read as YYYYMMDD
+_ISO_LAYOUT: Final = np.array([0, 1, 2, 3, -1, 4, 5, -1, 6, 7])  # YYYYMMDD digit per output byte
+
+
+def _dob_fast_path(values: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
+    """``YYYY-MM-DD`` and ``DD/MM/YYYY`` (the two spellings nearly every extract uses) that are real
+    dates in range, parsed in numpy; everything else is left to :func:`normalise_dob`."""
+    rows, text = _fixed_width(values, (10,))
+    iso = (text[:, 4] == ord("-")) & (text[:, 7] == ord("-"))
+    dmy = (text[:, 2] == ord("/")) & (text[:, 5] == ord("/"))
+    clean, d = _digits(np.where(iso[:, None], text[:, _ISO_DIGITS], text[:, _DMY_DIGITS]))
+    year = d[0].astype(np.int32) * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days = _DAYS_IN_MONTH[np.minimum(month, 13)] + ((month == 2) & leap)
+    ok = clean & (iso | dmy) & (day >= 1) & (day <= days) & (year >= MIN_YEAR) & (year <= MAX_YEAR)
+    fast = np.zeros(len(values), dtype=np.bool_)
+    fast[rows[ok]] = True
+    iso_text = (d[:, ok].T + np.uint8(ord("0"))).astype(np.uint8)[:, np.maximum(_ISO_LAYOUT, 0)]
+    iso_text[:, _ISO_LAYOUT < 0] = ord("-")
+    return fixed_width_strings(fast, iso_text), fast
+
+
+def _name_fast_path(values: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
+    """One word of ASCII letters: lower case, and a leading 'mac' as 'mc' (what :func:`normalise_name`
+    does to it); names with spaces, punctuation, titles or accents are left to it."""
+    fast = pc.fill_null(pc.match_substring_regex(values, "^[A-Za-z]+$"), False).to_numpy(zero_copy_only=False)
+    lowered = pc.replace_substring_regex(pc.ascii_lower(values), "^mac(.)", r"mc\1")
+    return lowered, fast
+
+
+FastPath = Callable[[pa.Array], tuple[pa.Array, npt.NDArray[np.bool_]]]
+# Vectorised normalisation for the usual spellings: (canonical column, rows it settled). Rows it
+# did not settle are normalised by the per-value function, so the result is always exactly that.
+_FAST_PATHS: Final[dict[IdentifierKind, FastPath]] = {
+    IdentifierKind.CHI: _digit_fast_path(_DigitRule(10, 9, _chi_valid)),
+    IdentifierKind.SCN: _digit_fast_path(_DigitRule(9, 8, _mod11_valid((3, 2, 7, 6, 5, 4, 3, 2)))),
+    IdentifierKind.NHS: _digit_fast_path(_DigitRule(10, None, _mod11_valid((10, 9, 8, 7, 6, 5, 4, 3, 2)))),
+    IdentifierKind.DOB: _dob_fast_path,
+    IdentifierKind.FORENAME: _name_fast_path,
+    IdentifierKind.SURNAME: _name_fast_path,
+}

@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -31,12 +31,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pseudonymise.matchkeys import KEY_INPUTS, KeyFormer, KeyType
-from pseudonymise.normalise import IdentifierKind, Invalid
+from pseudonymise.normalise import IdentifierKind, Invalid, fixed_width_strings
 from pseudonymise.scan import Finding, Scanner
 from pseudonymise.spec import DatasetSpec, SpecError, token_column
 from pseudonymise.tokens import DIGEST_BYTES, TokenBatch, Tokeniser
 
-BATCH_ROWS: Final = 65_536
+BATCH_ROWS: Final = 32_768  # small enough to spread a 100k-row file over both workers
+CSV_BLOCK_MIN: Final = 1 << 20  # pyarrow refuses a CSV row longer than one block: rows up to 1 MiB always fit
+CSV_BLOCK_MAX: Final = 1 << 26
 UNDECLARED_SCAN_ROWS: Final = 1_000  # undeclared columns are dropped anyway; the scan is a warning
 SUFFIXES: Final = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 IN_FLIGHT_PER_WORKER: Final = 2  # batches queued per worker: keeps both busy, memory stays bounded
@@ -114,12 +116,22 @@ def read_batches(
     header = _csv_header(path)
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(block_size=1 << 22),
+        read_options=pacsv.ReadOptions(block_size=_csv_block_size(path, batch_rows)),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
         ),
     )
     return reader.schema, iter(reader), None
+
+
+def _csv_block_size(path: Path, batch_rows: int) -> int:
+    """Bytes per CSV read block for batches of about ``batch_rows`` rows (pyarrow cuts CSV batches by
+    bytes, not rows), estimated from the first MiB: a fixed block as big as a small file would hand
+    the whole file to one worker."""
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 20)
+    bytes_per_row = len(sample) / max(1, sample.count(b"\n"))
+    return min(CSV_BLOCK_MAX, max(CSV_BLOCK_MIN, int(batch_rows * bytes_per_row)))
 
 
 class _Writer:
@@ -229,19 +241,13 @@ class _BatchWork:
 
     def __call__(self, identifiers: pa.RecordBatch) -> _Done:
         n = identifiers.num_rows
-        formed = self.former.form_columns({kind: identifiers.column(c) for c, kind in self.id_columns}, n)
-        tokens, formed_any = [], np.zeros(n, dtype=bool)
+        formed = self.former.form_arrays({kind: identifiers.column(c) for c, kind in self.id_columns}, n)
+        tokens, formed_any = [], np.zeros(n, dtype=np.bool_)
         for kt in self.former.key_types:
             column = formed.keys[kt]
-            present: npt.NDArray[np.bool_]
-            values: list[str]
-            if None in column:
-                present = np.array([v is not None for v in column], dtype=np.bool_)
-                values = [v for v in column if v is not None]
-            else:
-                present, values = np.ones(n, dtype=np.bool_), cast(list[str], column)
+            present = column.is_valid().to_numpy(zero_copy_only=False)
             formed_any |= present
-            tokens.append(token_array(self.tokeniser.tokenise_many(kt, values), present))
+            tokens.append(token_array(self.tokeniser.tokenise_array(kt, column.drop_null()), present))
         return _Done(tokens, formed.invalid, n - int(formed_any.sum()))
 
 
@@ -273,6 +279,7 @@ def _in_order(
         for batch in stream:
             yield batch, work(work.identifiers(batch))
         return
+    pa.array([None], pa.string())  # pyarrow's lazy pandas import (~0.4 s CPU): once here, not per worker
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_start_worker, initargs=(work,)) as pool:
         pending: deque[tuple[pa.RecordBatch, AsyncResult[_Done]]] = deque()
@@ -320,21 +327,17 @@ def token_array(tokens: TokenBatch, present: npt.NDArray[np.bool_]) -> pa.Array:
 
     Built without a Python string per token: the digests are base64-encoded in one call, each padded
     by a zero byte to 33 bytes, so each encodes to 44 characters whose first 43 are exactly the
-    digest's unpadded base64; numpy then lays out prefix + digest text per row.
+    digest's unpadded base64; numpy lays out prefix + digest text per row, which becomes the Arrow
+    data buffer as it is (every token of a batch has the same width).
     """
-    prefix = np.frombuffer(f"t1.{tokens.key_type}.v{tokens.link_version}.".encode("ascii"), dtype=np.uint8)
+    prefix = f"t1.{tokens.key_type}.v{tokens.link_version}.".encode("ascii")
     count = len(tokens.digests)
     encoded = binascii.b2a_base64(b"\0".join(tokens.digests) + b"\0" if count else b"", newline=False)
+    data = np.empty((count, len(prefix) + _DIGEST_CHARS), dtype=np.uint8)
+    data[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
     digest_text = np.frombuffer(encoded.translate(_URLSAFE), dtype=np.uint8).reshape(count, _B64_CHARS)
-    data = np.hstack([np.broadcast_to(prefix, (count, len(prefix))), digest_text[:, :_DIGEST_CHARS]])
-    offsets = np.zeros(len(present) + 1, dtype=np.int64)
-    np.cumsum(present * data.shape[1], out=offsets[1:])
-    nulls = len(present) - count
-    validity = pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None
-    text = pa.LargeStringArray.from_buffers(
-        len(present), pa.py_buffer(offsets), pa.py_buffer(data.tobytes()), validity, nulls
-    )
-    return text.cast(pa.string())
+    data[:, len(prefix) :] = digest_text[:, :_DIGEST_CHARS]
+    return fixed_width_strings(present, data)
 
 
 def _scan(

@@ -1,10 +1,18 @@
-"""A labelled, synthetic set of practitioner notes and the residual-PII scan's recall on it.
+"""Labelled, synthetic sets of practitioner notes and the residual-PII scan's recall on them.
 
 Notes are generated deterministically from templates: about half carry one planted identifier each (so
-recall is measured per entity type), with some harder spellings mixed in (spaced CHIs, +44 phones,
-lower-case postcodes, written-out dates); the other half are clean but full of ordinary numbers (times,
-amounts, counts, rooms) so the false-positive rate means something. Run ``python -m
-pseudonymise.scan_eval`` to print the figures quoted in docs/pseudonymisation.md.
+recall is measured per entity type), the other half are clean but full of ordinary numbers (times,
+amounts, counts, rooms, references) so the false-positive rate means something.
+
+* :func:`labelled_notes` is **in-sample**: its templates and spellings (spaced CHIs, +44 phones,
+  lower-case postcodes, written-out dates) were written together with the recognisers, so it checks
+  that they do what they claim.
+* :func:`held_out_notes` is **held out**: other templates, phrasings, names and spellings of each
+  identifier (hyphenated and bracketed numbers, landlines, labels glued to values, other date orders,
+  surname-first names), written without tuning the recognisers to it, plus clean notes with
+  look-alike numbers. It is the nearer estimate of recall on notes nobody wrote for the scanner.
+
+Run ``python -m pseudonymise.scan_eval`` to print both sets' figures (quoted in docs/pseudonymisation.md).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -163,19 +172,143 @@ def _value(label: str, rnd: random.Random, forename: str, surname: str) -> str:
     return f"{forename} {surname}"
 
 
-def labelled_notes(per_label: int = 40, clean: int = 400, seed: int = 7) -> list[Note]:
-    """``per_label`` notes per entity label plus ``clean`` notes with no identifier."""
+_HELD_OUT_TEMPLATES: Final = {
+    "CHI": [
+        "CHI:{v} (per health board letter).",
+        "Child's CHI number is {v}; checked against the GP record.",
+        "Referral form, box 4: {v}.",
+    ],
+    "NHS": [
+        "NHS No. {v} - please quote on correspondence.",
+        "The nhs number ({v}) was wrong on the old form.",
+        "Patient identifier {v}.",
+    ],
+    "SCN": ["SCN:{v}", "Scottish Candidate Number {v} carried over at transition.", "Ref. no {v} (SQA)."],
+    "PHONE": [
+        "Granny's landline: {v}.",
+        "Texted the young person at {v} - no reply.",
+        "Phone ({v}) goes straight to answerphone.",
+    ],
+    "EMAIL": [
+        "Emailed {v} with the minutes.",
+        "Social worker contact - {v}",
+        "Reply received from <{v}> this morning.",
+    ],
+    "POSTCODE": [
+        "Lives at Flat 2/1, 14 Kirk Road, {v} with mum.",
+        "Temporary accommodation, postcode {v}.",
+        "Moved out of the {v} area in June.",
+    ],
+    "NINO": ["National Insurance: {v}.", "Mum's NI no. is {v} (for the grant).", "NINO:{v}"],
+    "DATE": [
+        "D.O.B. {v}.",
+        "Child was born on {v} according to the birth certificate.",
+        "Birthday {v}; party planned at school.",
+    ],
+    "NAME": [
+        "Meeting attended by {v} and the class teacher.",
+        "Concerns raised about {v} by the dinner staff.",
+        "{v} (child) declined to speak today.",
+    ],
+}
+_HELD_OUT_CLEAN: Final = [
+    "Invoice INV-{a}{b} paid by the council; no further action.",
+    "Case conference moved to 14:{a:02d}, Room {b}B.",
+    "Scored {a}/{b} on the reading assessment, up from last term.",
+    "Bus number {a} to school; journey about {b} minutes.",
+    "Referral ticket {a}{b}{a} logged with the housing team.",
+    "Spent £{a}.{b:02d} of the £{a}0 budget on uniform.",
+    "Week {b} of the programme: {a} tasks done, mood 7/10.",
+    "Form version {b}.{a} used; page {a} of {b} missing.",
+    "Height {a}{b} cm, weight {b}.{a} kg at the health check.",
+    "Followed up after {a} missed sessions; {b} calls made.",
+]
+_HELD_OUT_FORENAMES: Final = ["Niamh", "Kenzie", "Ailsa", "Struan", "Mhairi", "Jamie", "Ciarán", "Rowan"]
+_HELD_OUT_SURNAMES: Final = ["Sutherland", "MacKenzie", "Ó Briain", "Grant", "Mackay", "Docherty"]
+_LANDLINE_AREAS: Final = ["0131", "0141", "01224", "01382", "01463"]
+
+
+def _held_out_value(label: str, rnd: random.Random, forename: str, surname: str) -> str:
+    """Each identifier spelt in ways :func:`_value` never uses."""
+    if label == "CHI":
+        chi = _chi(rnd)
+        return rnd.choice([f"{chi[:6]}-{chi[6:]}", f"{chi[:2]} {chi[2:4]} {chi[4:6]} {chi[6:]}", chi])
+    if label == "NHS":
+        digits = _nhs(rnd).replace(" ", "")
+        return rnd.choice([f"{digits[:3]}-{digits[3:6]}-{digits[6:]}", digits])
+    if label == "SCN":
+        scn = _scn(rnd)
+        return rnd.choice([scn, f"{scn[:3]} {scn[3:6]} {scn[6:]}"])
+    if label == "PHONE":
+        if rnd.random() < 0.5:
+            area = rnd.choice(_LANDLINE_AREAS)
+            number = f"{rnd.randint(200, 999)}{rnd.randint(1000, 9999)}"[: 11 - len(area)]
+            return rnd.choice([f"{area} {number}", f"({area}) {number}"])
+        mobile = f"7{rnd.choice(['700', '911', '812', '400'])}{rnd.randint(100000, 999999)}"
+        return rnd.choice([f"0{mobile}", f"+44{mobile}", f"+44 (0){mobile[:4]} {mobile[4:]}"])
+    if label == "EMAIL":
+        user = rnd.choice([surname.lower().replace(" ", "").replace("ó", "o"), f"{forename[0]}{surname[:3]}"])
+        return f"{user}{rnd.randint(1, 999)}@{rnd.choice(['council.gov.uk', 'nhs.scot', 'mail.co.uk'])}"
+    if label == "POSTCODE":
+        letters = "ABDEFGHJLNPQRSTUWXYZ"
+        outward = f"{rnd.choice(_AREAS)}{rnd.randint(1, 20)}"
+        inward = f"{rnd.randint(1, 9)}{rnd.choice(letters)}{rnd.choice(letters)}"
+        return rnd.choice([f"{outward}{inward}", f"{outward}  {inward}", f"{outward} {inward}".lower()])
+    if label == "NINO":
+        while True:
+            digits = f"{rnd.randint(0, 999999):06d}"
+            prefix = rnd.choice(_NINO_LETTERS) + rnd.choice(_NINO_LETTERS)
+            nino = rnd.choice(
+                [f"{prefix}{digits}{rnd.choice('ABCD')}", f"{prefix}-{digits[:2]}-{digits[2:4]}-{digits[4:]}"]
+            )
+            if isinstance(normalise_nino(nino.replace("-", "")), str):
+                return nino
+    if label == "DATE":
+        day, month, year = rnd.randint(1, 28), rnd.randint(1, 12), rnd.randint(2008, 2024)
+        return rnd.choice(
+            [
+                f"{year}-{month:02d}-{day:02d}",
+                f"{day}.{month}.{year}",
+                f"{day:02d}-{month:02d}-{year}",
+                f"{_MONTH_NAMES[month - 1]} {day}, {year}",
+                f"{day}th of {_MONTH_NAMES[month - 1]} {year}",
+            ]
+        )
+    return rnd.choice([f"{surname.upper()}, {forename}", f"{forename.lower()} {surname.lower()}", forename])
+
+
+def _notes(
+    templates: dict[str, list[str]],
+    clean_templates: list[str],
+    value: Callable[[str, random.Random, str, str], str],
+    names: tuple[list[str], list[str]],
+    per_label: int,
+    clean: int,
+    seed: int,
+) -> list[Note]:
     rnd = random.Random(seed)
     notes: list[Note] = []
-    for label, templates in _PII_TEMPLATES.items():
+    for label, label_templates in templates.items():
         for _ in range(per_label):
-            forename, surname = rnd.choice(_FORENAMES), rnd.choice(_SURNAMES)
-            text = rnd.choice(templates).format(v=_value(label, rnd, forename, surname))
+            forename, surname = rnd.choice(names[0]), rnd.choice(names[1])
+            text = rnd.choice(label_templates).format(v=value(label, rnd, forename, surname))
             notes.append(Note(text, label, (forename, surname)))
     for _ in range(clean):
-        text = rnd.choice(_CLEAN_TEMPLATES).format(a=rnd.randint(1, 99), b=rnd.randint(1, 12))
-        notes.append(Note(text, None, (rnd.choice(_FORENAMES), rnd.choice(_SURNAMES))))
+        text = rnd.choice(clean_templates).format(a=rnd.randint(1, 99), b=rnd.randint(1, 12))
+        notes.append(Note(text, None, (rnd.choice(names[0]), rnd.choice(names[1]))))
     return notes
+
+
+def labelled_notes(per_label: int = 40, clean: int = 400, seed: int = 7) -> list[Note]:
+    """In-sample: ``per_label`` notes per entity label plus ``clean`` notes with no identifier."""
+    names = (_FORENAMES, _SURNAMES)
+    return _notes(_PII_TEMPLATES, _CLEAN_TEMPLATES, _value, names, per_label, clean, seed)
+
+
+def held_out_notes(per_label: int = 40, clean: int = 400, seed: int = 11) -> list[Note]:
+    """Held out: the same labels from other templates, spellings and names (see the module docstring)."""
+    names = (_HELD_OUT_FORENAMES, _HELD_OUT_SURNAMES)
+    return _notes(_HELD_OUT_TEMPLATES, _HELD_OUT_CLEAN, _held_out_value, names, per_label, clean, seed)
 
 
 def evaluate(scanner: Scanner, notes: list[Note]) -> dict[str, object]:
@@ -201,4 +334,6 @@ def evaluate(scanner: Scanner, notes: list[Note]) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(evaluate(Scanner(), labelled_notes()), indent=2))
+    scanner = Scanner()
+    sets = {"in_sample": labelled_notes(), "held_out": held_out_notes()}
+    print(json.dumps({name: evaluate(scanner, notes) for name, notes in sets.items()}, indent=2))

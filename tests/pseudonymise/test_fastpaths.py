@@ -8,6 +8,7 @@ hypothesis-generated values and on realistic synthetic extracts with injected er
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -75,6 +76,7 @@ RAW = st.one_of(
     digits(9),
     st.sampled_from(["", " ", "0101011237", "101011237.0", "2902001234", "3102151234", "１０１０１１２３７"]),
     st.sampled_from(["Seán", "MacDonald", "o'neil", "Dr Smith Jr", "F", "male", "03/04/2015", "EH1 1AA"]),
+    st.sampled_from(["Mac", "MAC", "Mace", "mc", "29/02/2000", "29/02/1900", "2000-02-29", "31/04/2015"]),
     st.text(max_size=14),
 )
 
@@ -86,7 +88,7 @@ def test_normalise_array_is_normalise_per_value(
 ) -> None:
     array = pa.array(values, pa.large_string() if large else pa.string())
     column = normalise_array(kind, array)
-    assert (column.values, column.invalid) == per_value(kind, values)
+    assert (column.values.to_pylist(), column.invalid) == per_value(kind, values)
 
 
 @PROPS
@@ -96,31 +98,32 @@ def test_chi_fast_path_on_sliced_arrays(values: list[str | None], start: int) ->
     array = pa.array(["0101011237", *values], pa.string()).slice(1 + min(start, len(values) - 1))
     expected = values[min(start, len(values) - 1) :]
     column = normalise_array(IdentifierKind.CHI, array)
-    assert (column.values, column.invalid) == per_value(IdentifierKind.CHI, expected)
+    assert (column.values.to_pylist(), column.invalid) == per_value(IdentifierKind.CHI, expected)
 
 
 def test_chi_fast_path_on_every_kind_of_ten_digits() -> None:
-    """Random ten-digit strings hit every branch of the vectorised date and Mod-11/Mod-10 checks."""
+    """Random ten- and nine-digit strings hit every branch of the vectorised date and Mod-11/Mod-10
+    checks and of the restored leading zero."""
     rnd = random.Random(7)
-    values: list[str | None] = [f"{rnd.randrange(10**10):010d}" for _ in range(20_000)]
+    values = [f"{rnd.randrange(10**10):010d}" for _ in range(20_000)]
     values += [
         f"{d:02d}{m:02d}{y:02d}1234"
         for d in (0, 28, 29, 30, 31, 32)
         for m in (0, 2, 4, 12, 13)
         for y in (0, 1, 4, 99)
     ]
+    values += [v[1:] for v in values[:5_000]]  # nine digits: a lost leading zero, or just too short
+    rnd.shuffle(values)
     column = normalise_array(IdentifierKind.CHI, pa.array(values, pa.string()))
-    assert (column.values, column.invalid) == per_value(IdentifierKind.CHI, values)
-    assert 0 < sum(v is not None for v in column.values) < len(values)
+    assert (column.values.to_pylist(), column.invalid) == per_value(IdentifierKind.CHI, list(values))
+    assert 0 < column.values.null_count < len(values)
 
 
 def test_non_text_arrays_take_the_per_value_route() -> None:
-    import datetime as dt
-
     column = normalise_array(IdentifierKind.DOB, pa.array([dt.date(2015, 2, 1), None], pa.date32()))
-    assert column.values == ["2015-02-01", None]
+    assert column.values.to_pylist() == ["2015-02-01", None]
     chi = normalise_array(IdentifierKind.CHI, pa.array([101011237, 5], pa.int64()))
-    assert chi.values == ["0101011237", None] and chi.invalid == [(1, Invalid.BAD_FORMAT)]
+    assert chi.values.to_pylist() == ["0101011237", None] and chi.invalid == [(1, Invalid.BAD_FORMAT)]
 
 
 @PROPS
@@ -151,6 +154,104 @@ def test_arrow_columns_form_the_same_keys_as_records(records: list[dict[str, str
         one = former.form(record)
         assert one.keys == {kt: v[i] for kt, v in arrow.keys.items() if v[i] is not None}
         assert one.invalid == {k: r for k, bad in arrow.invalid.items() for j, r in bad if j == i}
+
+
+def chi_spellings() -> st.SearchStrategy[str]:
+    """Valid CHIs as agencies send them, and as they break: spreadsheet-stripped leading zero,
+    float suffix, spaces and hyphens, an adjacent transposition, one wrong digit."""
+
+    def spell(chi: str, how: int, at: int) -> str:
+        at %= 9
+        return [
+            chi,
+            chi.lstrip("0") or "0",
+            chi.lstrip("0") + ".0",
+            f"{chi[:6]} {chi[6:]}",
+            f"{chi[:3]}-{chi[3:6]}-{chi[6:]}",
+            chi[:at] + chi[at + 1] + chi[at] + chi[at + 2 :],
+            chi[:at] + str((int(chi[at]) + 1) % 10) + chi[at + 1 :],
+            f" {chi} ",
+        ][how]
+
+    return st.builds(spell, valid_chi(), st.integers(0, 7), st.integers(0, 8))
+
+
+def mod11_number(width: int, weights: tuple[int, ...]) -> st.SearchStrategy[str]:
+    """SCN/NHS-shaped numbers whose check digit follows the mod-11 rule (when one exists)."""
+
+    def build(body: str) -> str:
+        check = 11 - sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11
+        return body + str(0 if check == 11 else check % 10)
+
+    return st.builds(build, digits(width - 1))
+
+
+NAME_PARTS = st.tuples(
+    st.sampled_from(["", "", "Dr ", "Mrs. ", "MR "]),
+    st.sampled_from(["", "", "Mc", "Mac", "MAC", "mc ", "O'", "d'", "Fitz"]),
+    st.sampled_from(["", "donald", "Leod", "NEIL", "Brien", "Zoë", "Seán", "Ólafsdóttir", "Nguyễn", "ﬁona"]),
+    st.sampled_from(["", "", "-Smith", " Jones", " Jr", " III", "'s", "2"]),
+    st.sampled_from([str, str.upper, str.lower, str.title]),
+    st.sampled_from(["", " ", "\t"]),
+)
+NAMES = NAME_PARTS.map(lambda p: p[5] + p[4](p[0] + p[1] + p[2] + p[3]) + p[5])
+
+
+def dob_spellings() -> st.SearchStrategy[str]:
+    """One date in the formats extracts use (some refused: two-digit years), plus impossible dates."""
+    formats = [
+        "{d:%Y-%m-%d}",
+        "{d:%d/%m/%Y}",
+        "{d.day}/{d.month}/{d:%Y}",
+        "{d:%d-%m-%Y}",
+        "{d:%d.%m.%Y}",
+        "{d:%Y%m%d}",
+        "{d.day} {d:%B %Y}",
+        "{d.day}rd {d:%b %Y}",
+        "{d:%Y-%m-%d}T00:00:00",
+        "{d:%d/%m/%y}",
+        " {d:%d/%m/%Y} ",
+    ]
+    dates = st.dates(min_value=dt.date(1880, 1, 1), max_value=dt.date(2120, 12, 31))
+    formatted = st.builds(lambda d, f: f.format(d=d), dates, st.sampled_from(formats))
+    impossible = st.sampled_from(["31/02/2015", "2015-13-01", "00/01/2015", "29/02/2019", "2015-02-30"])
+    return st.one_of(formatted, impossible)
+
+
+AWKWARD = {
+    "chi": chi_spellings(),
+    "scn": mod11_number(9, (3, 2, 7, 6, 5, 4, 3, 2)).map(lambda v: v.lstrip("0") if v[1] == "1" else v),
+    "nhs": mod11_number(10, (10, 9, 8, 7, 6, 5, 4, 3, 2)).map(lambda v: f"{v[:3]} {v[3:6]} {v[6:]}"),
+    "upn": st.sampled_from(["B801200005001", "b801 2000 05001", "A801200005001", "I00000000000A"]),
+    "nino": st.sampled_from(["JG103759A", "jg 10 37 59 a", "BG103759A", "JG10375"]),
+    "forename": NAMES,
+    "surname": NAMES,
+    "dob": dob_spellings(),
+    "sex": st.sampled_from(["M", "f", "Male", "girl", "1", "2", "3", "x", "unknown", " F "]),
+    "postcode": st.sampled_from(["EH1 1NQ", "eh11nq", " G12 8QQ ", "AB101XG", "XX1 1XX", "EH1"]),
+    "area": st.sampled_from(["St. Andrews", "st andrews", "Kirkcaldy", "", "Ærø"]),
+}
+AWKWARD_RECORD = st.fixed_dictionaries(
+    {kind: st.one_of(st.none(), spellings, st.text(max_size=12)) for kind, spellings in AWKWARD.items()}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(AWKWARD_RECORD, min_size=1, max_size=30), st.booleans())
+def test_vectorised_keys_equal_the_per_record_reference(
+    records: list[dict[str, str | None]], large: bool
+) -> None:
+    """The pipeline's column path (fast paths, per-distinct values, Arrow key builders) forms exactly
+    the keys and invalid reasons that ``KeyFormer.form`` (per-value normalisers, one record) does."""
+    kind_type = pa.large_string() if large else pa.string()
+    arrays = {k: pa.array([r[k] for r in records], kind_type) for k in AWKWARD}
+    formed = KeyFormer().form_arrays(arrays, len(records))
+    keys = {kt: array.to_pylist() for kt, array in formed.keys.items()}
+    reference = KeyFormer()
+    for i, record in enumerate(records):
+        one = reference.form(record)
+        assert one.keys == {kt: values[i] for kt, values in keys.items() if values[i] is not None}
+        assert one.invalid == {k: r for k, bad in formed.invalid.items() for j, r in bad if j == i}
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +317,17 @@ def test_token_array_matches_token_texts(present: list[bool], key_type: KeyType,
     assert array.to_pylist() == expected
 
 
+@PROPS
+@given(st.lists(st.text(max_size=20), max_size=30), st.sampled_from(list(KeyType)), st.booleans())
+def test_tokenise_array_is_tokenise_many(values: list[str], key_type: KeyType, large: bool) -> None:
+    """Hashing Arrow's UTF-8 bytes directly gives the digests of ``str.encode`` (any text, any width)."""
+    tokeniser = Tokeniser(LinkageKey("a", 3, bytes(range(32))))
+    array = pa.array(values, pa.large_string() if large else pa.string())
+    assert tokeniser.tokenise_array(key_type, array) == tokeniser.tokenise_many(key_type, values)
+    with pytest.raises(ValueError, match="without nulls"):
+        tokeniser.tokenise_array(key_type, pa.array([*values, None], pa.string()))
+
+
 SPEC = DatasetSpec(
     "pupils",
     {
@@ -277,7 +389,7 @@ def test_worker_failure_surfaces_and_leaves_no_output(
     """An error inside a forked worker reaches the caller; no output or partial file is left behind."""
     source = write_parquet(tmp_path / "in.parquet", 600)
     calls = {"n": 0}
-    real = KeyFormer.form_columns
+    real = KeyFormer.form_arrays
 
     def fail_on_third(self: KeyFormer, columns: object, rows: int) -> object:
         calls["n"] += 1
@@ -286,7 +398,7 @@ def test_worker_failure_surfaces_and_leaves_no_output(
         return real(self, columns, rows)  # type: ignore[arg-type]
 
     parent = os.getpid()
-    monkeypatch.setattr(KeyFormer, "form_columns", fail_on_third)
+    monkeypatch.setattr(KeyFormer, "form_arrays", fail_on_third)
     target = tmp_path / "out.csv"
     with pytest.raises(PipelineError, match="injected failure"):
         pseudonymise_file(

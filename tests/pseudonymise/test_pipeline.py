@@ -16,7 +16,13 @@ import pytest
 from pseudonymise import checkdigits
 from pseudonymise.matchkeys import KeyType
 from pseudonymise.normalise import IdentifierKind, normalise_chi, normalise_name
-from pseudonymise.pipeline import PipelineError, ResidualPIIError, pseudonymise_file
+from pseudonymise.pipeline import (
+    CSV_BLOCK_MIN,
+    PipelineError,
+    ResidualPIIError,
+    pseudonymise_file,
+    read_batches,
+)
 from pseudonymise.scan import Scanner
 from pseudonymise.spec import DatasetSpec, SpecError
 from pseudonymise.tokens import LinkageKey, Token, Tokeniser
@@ -153,3 +159,16 @@ def test_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="lacks declared columns"):
         pseudonymise_file(short, tmp_path / "o.csv", SPEC, tokeniser())
     assert not os.path.exists(tmp_path / "o.csv")
+
+
+def test_csv_batches_follow_batch_rows_not_a_fixed_block(tmp_path: Path) -> None:
+    """pyarrow cuts CSV batches by bytes; the block is sized from the rows so that a file of a few MiB
+    still splits into several batches (one per worker at least), none much over ``batch_rows``."""
+    path = tmp_path / "in.csv"
+    row = "0101011237,Ann,Smith,2015-02-01,S1\n"
+    rows = 3 * CSV_BLOCK_MIN // len(row)
+    path.write_text("chi,forename,surname,dob,school\n" + row * rows)
+    _, batches, total = read_batches(path, batch_rows=CSV_BLOCK_MIN // len(row))
+    sizes = [batch.num_rows for batch in batches]
+    assert total is None and sum(sizes) == rows
+    assert len(sizes) >= 3 and max(sizes) <= 1.1 * CSV_BLOCK_MIN // len(row)

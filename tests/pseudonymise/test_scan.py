@@ -1,11 +1,11 @@
-"""Residual-PII scan: findings carry no values, and the labelled-notes evaluation meets its floor."""
+"""Residual-PII scan: findings carry no values, and the labelled-notes evaluations meet their floors."""
 
 from __future__ import annotations
 
 import time
 
 from pseudonymise.scan import CHI_ENTITY, KNOWN_PERSON, SCN_ENTITY, Finding, Scanner, analyzer, scan_rows
-from pseudonymise.scan_eval import evaluate, labelled_notes
+from pseudonymise.scan_eval import ACCEPTED, evaluate, held_out_notes, labelled_notes
 
 ROWS: list[dict[str, str | None]] = [
     {"note": "Seen with mum, CHI 0101011237, call 07911 123456", "other": "fine"},
@@ -53,3 +53,22 @@ def test_labelled_notes_recall_and_false_positive_rate() -> None:
     fp_rate = result["false_positive_rate"]
     assert isinstance(fp_rate, float)
     assert fp_rate <= 0.05
+
+
+def test_held_out_notes_share_no_note_or_name_with_the_in_sample_set() -> None:
+    held_out, in_sample = held_out_notes(per_label=10, clean=50), labelled_notes(per_label=10, clean=50)
+    assert not {n.text for n in held_out} & {n.text for n in in_sample}
+    assert not {name for n in held_out for name in n.names} & {name for n in in_sample for name in n.names}
+    assert {n.label for n in held_out} == {*ACCEPTED, None}
+
+
+def test_held_out_recall_and_false_positive_rate() -> None:
+    """Floors a little under what was measured (docs/pseudonymisation.md), so a regression shows."""
+    result = evaluate(Scanner(), held_out_notes())
+    recall = result["recall"]
+    assert isinstance(recall, dict) and set(recall) == set(ACCEPTED)
+    floors = {"NHS": 0.9, "PHONE": 0.9, "EMAIL": 0.9, "NAME": 0.9, "CHI": 0.6, "SCN": 0.5, "POSTCODE": 0.5}
+    for label, floor in {**floors, "DATE": 0.45, "NINO": 0.3}.items():
+        assert recall[label] >= floor, label
+    fp_rate = result["false_positive_rate"]
+    assert isinstance(fp_rate, float) and fp_rate <= 0.05
