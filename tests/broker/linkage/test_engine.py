@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.linkage.engine import LinkageEngine, Record, tokens_frame, wide_to_tokens
+import broker.linkage.engine as engine_module
+from broker.linkage.engine import (
+    LinkageEngine,
+    LinkageState,
+    Record,
+    RemovalReport,
+    tokens_frame,
+    wide_to_tokens,
+)
 from broker.linkage.scoring import LinkageConfig, family
 
 KEY = b"subject-key-for-tests-0123456789"
@@ -243,3 +251,278 @@ def test_strong_links_teach_the_weights_of_a_single_family() -> None:
     assert eng.model.weights()[0][0] > 10
     assert eng.subject_of("x", "u5") == eng.subject_of("z", "u5")
     assert report.weak_refused == 1  # the pair with different chi agrees on w but stays apart
+
+
+def test_subject_ids_differ_between_batches_and_survive_a_state_round_trip() -> None:
+    eng = LinkageEngine(KEY)
+    eng.add_records([rec("a", "1", chi="C1"), rec("a", "2", chi="C2")])
+    resumed = LinkageEngine.from_state(eng.to_state(), KEY)
+    resumed.add_records([rec("b", "3", chi="C3")])
+    eng.add_records([rec("b", "3", chi="C3")])
+    ids = {resumed.subject_of("a", "1"), resumed.subject_of("a", "2"), resumed.subject_of("b", "3")}
+    assert len(ids) == 3 and all(s is not None and len(s) == 26 and s.startswith("s_") for s in ids)
+    assert resumed.subject_of("b", "3") == eng.subject_of("b", "3")
+
+
+def test_version_2_state_loads_and_other_versions_are_refused() -> None:
+    eng = LinkageEngine(KEY)
+    eng.add_records([rec("a", "1", chi="C1")])
+    state = eng.to_state()
+    old = {k: v for k, v in state.meta.items() if k != "next_seq"} | {"version": 2}
+    loaded = LinkageEngine.from_state(LinkageState(state.records, state.tokens, state.aliases, old), KEY)
+    loaded.add_records([rec("b", "2", chi="C2"), rec("c", "3", chi="C1")])
+    assert loaded.subject_of("c", "3") == eng.subject_of("a", "1")
+    assert loaded.subject_of("b", "2") not in (None, eng.subject_of("a", "1"))
+    with pytest.raises(ValueError, match="unsupported linkage state version 9"):
+        LinkageEngine.from_state(
+            LinkageState(state.records, state.tokens, state.aliases, {"version": 9}), KEY
+        )
+
+
+# ------------------------------------------------------------------ removal
+
+
+def test_removal_keeps_the_cluster_and_its_subject_and_drops_the_tokens() -> None:
+    """a-b share chi, b-c share scn: b holds the cluster together and founded nothing; a founded
+    it. Removing a and b leaves c alone but under the cluster's subject id."""
+    eng = LinkageEngine(KEY)
+    eng.add_records([rec("x", "e1:0", chi="C", nhs="N-a")])
+    eng.add_records([rec("y", "e2:0", chi="C", scn="S"), rec("z", "e3:0", scn="S", upn="U-c")])
+    subject = eng.subject_of("x", "e1:0")
+    assert {eng.subject_of("y", "e2:0"), eng.subject_of("z", "e3:0")} == {subject}
+    report = eng.remove("x", prefix="e1:")
+    assert report == RemovalReport(records_removed=1, tokens_removed=2, subjects_emptied=0)
+    assert eng.subject_of("x", "e1:0") is None
+    assert eng.remove("y", record_ids=["e2:0"]).records_removed == 1
+    assert eng.subject_of("z", "e3:0") == subject
+    state = eng.to_state()
+    assert state.records.rows() == [(0, "z", "e3:0", subject)]
+    assert sorted(state.tokens["token"].to_list()) == ["S", "U-c"]
+    # the kept cluster still holds its own strong tokens against newcomers
+    eng.add_records([rec("w", "e4:0", scn="S", upn="U-other")])
+    assert eng.subject_of("w", "e4:0") != subject
+
+
+def test_removal_empties_clusters_and_checks_its_arguments() -> None:
+    eng = LinkageEngine(KEY)
+    eng.add_records([rec("x", "e1:0", chi="A"), rec("x", "e1:1", chi="B"), rec("x", "e10:0", chi="C")])
+    report = eng.remove("x", prefix="e1:")
+    assert (report.records_removed, report.subjects_emptied) == (2, 2)
+    assert len(eng) == 1 and eng.subject_of("x", "e10:0") is not None
+    assert eng.remove("other", prefix="") == RemovalReport(0, 0, 0)
+    with pytest.raises(ValueError, match="either"):
+        eng.remove("x")
+    with pytest.raises(ValueError, match="either"):
+        eng.remove("x", record_ids=["e10:0"], prefix="e10:")
+
+
+def _people_batch(dataset: str, people: list[int]) -> list[Record]:
+    return [rec(dataset, f"{dataset}:{i}", wa=f"a{p}", wb=f"b{p}", wc=f"c{p}") for i, p in enumerate(people)]
+
+
+def test_removing_the_latest_extract_restores_the_weight_counts() -> None:
+    """The weight-fit counts are a sum over pairs; removal takes the removed records' pairs
+    out again, so adding an extract and removing it leaves the counts as they were."""
+    eng = LinkageEngine(KEY, WEAK)
+    eng.add_records(_people_batch("x", list(range(300))) + _people_batch("y", list(range(0, 300, 2))))
+    before = dict(eng._counts.counts)
+    eng.add_records(_people_batch("z", list(range(0, 300, 3))))
+    assert eng._counts.counts != before
+    eng.remove("z", prefix="z:")
+    assert eng._counts.counts == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(record_st, min_size=1, max_size=10), min_size=2, max_size=4),
+    st.data(),
+)
+def test_removal_leaves_no_trace_and_never_splits(
+    batches: list[list[dict[str, str]]], data: st.DataObject
+) -> None:
+    eng = LinkageEngine(KEY, WEAK)
+    for b, batch in enumerate(batches):
+        eng.add_records(
+            [Record(f"d{b}", f"e{b}:{i}", {k: f"{k}{v}" for k, v in t.items()}) for i, t in enumerate(batch)]
+        )
+    gone = data.draw(st.sampled_from(range(len(batches))))
+    before = {(d, r): s for d, r, s in eng.membership().rows()}
+    removed_tokens = {f"{k}{v}" for t in batches[gone] for k, v in t.items()} - {
+        f"{k}{v}" for b, batch in enumerate(batches) if b != gone for t in batch for k, v in t.items()
+    }
+    report = eng.remove(f"d{gone}", prefix=f"e{gone}:")
+    assert report.records_removed == sum(1 for t in batches[gone] if t)  # no token, no record
+    state = eng.to_state()
+    assert not set(state.tokens["token"].to_list()) & removed_tokens
+    assert f"d{gone}" not in set(state.records["dataset"].to_list())
+    after = {(d, r): s for d, r, s in eng.membership().rows()}
+    # every remaining record keeps its subject id: clusters neither split nor get renamed
+    assert after == {k: s for k, s in before.items() if k[0] != f"d{gone}"}
+    resumed = LinkageEngine.from_state(state, KEY)
+    assert resumed.membership().equals(eng.membership())
+
+
+# ------------------------------------------------------------------ more invariants
+
+
+def _components(records: list[Record]) -> set[frozenset[str]]:
+    """Reference: records joined by any shared (key type, token), by plain union-find."""
+    parent = {r.record_id: r.record_id for r in records}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    first: dict[tuple[str, str], str] = {}
+    for r in records:
+        for kt, tok in r.tokens.items():
+            assert isinstance(tok, str)
+            other = first.setdefault((kt, tok), r.record_id)
+            parent[find(r.record_id)] = find(other)
+    groups: dict[str, set[str]] = {}
+    for r in records:
+        groups.setdefault(find(r.record_id), set()).add(r.record_id)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 8), st.booleans(), st.booleans(), st.booleans()), min_size=1, max_size=30
+    ),
+    st.integers(1, 4),
+)
+def test_strong_linkage_without_conflicts_is_the_same_in_one_batch_or_many(
+    rows: list[tuple[int, bool, bool, bool]], n_batches: int
+) -> None:
+    """Every person has one chi, scn and upn; records carry some of them. Nothing conflicts, so
+    the clusters are exactly the components of shared tokens, however the records are batched,
+    and the same batches give the same state (determinism)."""
+    records = [
+        Record(
+            f"d{i % 3}",
+            f"r{i}",
+            {kt: f"{kt}{p}" for kt, has in zip(("chi", "scn", "upn"), flags, strict=True) if has},
+        )
+        for i, (p, *flags) in enumerate(rows)
+        if any(flags)  # a record without tokens never reaches linkage
+    ]
+    expected = _components(records)
+    one = LinkageEngine(KEY)
+    one.add_records(records)
+    many, again = LinkageEngine(KEY), LinkageEngine(KEY)
+    for b in range(n_batches):
+        for eng in (many, again):
+            eng.add_records(records[b::n_batches])
+    for eng in (one, many):
+        groups: dict[str, set[str]] = {}
+        for _, rid, sid in eng.membership().rows():
+            groups.setdefault(sid, set()).add(rid)
+        assert {frozenset(g) for g in groups.values()} == expected
+    s1, s2 = many.to_state(), again.to_state()
+    assert s1.records.equals(s2.records) and s1.tokens.equals(s2.tokens) and s1.meta == s2.meta
+
+
+def test_record_keys_stay_exact_when_their_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record key hashing alike is the worst collision: records must still be told apart
+    and found again by their strings."""
+    batches = [
+        [rec("a", "1", chi="C1"), rec("a", "2", chi="C2"), rec("b", "1", scn="S1")],
+        [rec("a", "1", chi="C1", scn="S1"), rec("c", "9", chi="C2")],
+    ]
+    plain = LinkageEngine(KEY)
+    for batch in batches:
+        plain.add_records(batch)
+    monkeypatch.setattr(engine_module, "_RECORD_HASH", pl.lit(7, dtype=pl.UInt64))
+    colliding = LinkageEngine(KEY)
+    reports = [colliding.add_records(batch) for batch in batches]
+    assert [(r.records_added, r.records_updated) for r in reports] == [(3, 0), (1, 1)]
+    assert colliding.membership().equals(plain.membership())
+    assert colliding.subject_of("b", "1") == colliding.subject_of("a", "1") != colliding.subject_of("a", "2")
+
+
+def _one_link_at_a_time(batches: list[list[Record]]) -> set[frozenset[str]]:
+    """Reference for the strong rules, one link at a time: each record's strong tokens in order
+    (record, type, token), each to the clusters of the token's other holders, oldest first,
+    refused when the two clusters hold different tokens of one type."""
+    parent: dict[int, int] = {}
+    held: dict[int, dict[str, str]] = {}
+    holders: dict[tuple[str, str], list[int]] = {}
+    names: list[str] = []
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for batch in batches:
+        start = len(names)
+        fresh = []
+        for r in batch:
+            rec = len(names)
+            names.append(r.record_id)
+            parent[rec] = rec
+            held[rec] = {kt: str(tok) for kt, tok in r.tokens.items()}
+            fresh += [(rec, kt, str(tok)) for kt, tok in r.tokens.items()]
+        for rec, kt, tok in fresh:
+            holders.setdefault((kt, tok), []).append(rec)
+        for rec, kt, tok in sorted(fresh):
+            others = {find(o) for o in holders[(kt, tok)] if o < rec or (o < start and o != rec)}
+            for other in sorted(others):
+                a, b = find(rec), find(other)
+                if a == b or any(held[b].get(k, v) != v for k, v in held[a].items()):
+                    continue
+                win, lose = min(a, b), max(a, b)
+                parent[lose] = win
+                held[win] = {**held[a], **held[b]}
+    groups: dict[int, set[str]] = {}
+    for rec, name in enumerate(names):
+        groups.setdefault(find(rec), set()).add(name)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "chi": st.sampled_from("12"),
+                    "scn": st.sampled_from("12"),
+                    "upn": st.sampled_from("12"),
+                },
+            ).filter(bool),
+            min_size=1,
+            max_size=10,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_links_in_bulk_equal_links_one_at_a_time(batches: list[list[dict[str, str]]]) -> None:
+    """Dense strong conflicts (two values per key): components are linked in bulk only where
+    nothing conflicts and one link at a time elsewhere; the clusters equal the reference's."""
+    records, n = [], 0
+    for b, batch in enumerate(batches):
+        records.append([Record(f"d{b}", f"r{n + i}", toks) for i, toks in enumerate(batch)])
+        n += len(batch)
+    eng = LinkageEngine(KEY)
+    for batch_records in records:
+        eng.add_records(batch_records)
+    groups: dict[str, set[str]] = {}
+    for _, rid, sid in eng.membership().rows():
+        groups.setdefault(sid, set()).add(rid)
+    assert {frozenset(g) for g in groups.values()} == _one_link_at_a_time(records)
+
+
+def test_superseding_extract_keeps_the_children_subjects_when_added_before_the_removal() -> None:
+    eng = LinkageEngine(KEY)
+    eng.add_records([rec("edu", "e1:0", scn="S1"), rec("edu", "e1:1", scn="S2")])
+    before = [eng.subject_of("edu", "e1:0"), eng.subject_of("edu", "e1:1")]
+    report = eng.add_records([rec("edu", "e2:0", scn="S1"), rec("edu", "e2:1", scn="S3")])
+    assert report.subjects_created == 1
+    assert eng.remove("edu", prefix="e1:") == RemovalReport(2, 2, 1)
+    assert eng.subject_of("edu", "e2:0") == before[0]
+    assert eng.subject_of("edu", "e2:1") not in before
