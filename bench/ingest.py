@@ -2,12 +2,13 @@
 
 Ours: ``broker.extracts.service.submit`` in one transaction on a fresh database (SQLite file by
 default, ``--database-url`` for another): authorisation, reading, column/type/range checks, stage-2
-re-keying of every token, residual-PII scan of the notes, linkage, AES-GCM sealing, the token and row
-indexes, the linkage state and the audit event, committed. Baseline, same run and same file: polars
-reading the CSV and writing it as Parquet (the cheapest "accept a file and store it" there is).
+re-keying of every token, residual-PII scan of the notes, linkage, AES-GCM sealing, the bucketed token
+and subject indexes, the linkage state and the audit event, committed. Baseline, same run and same
+file: polars reading the CSV and writing it as Parquet (the cheapest "accept a file and store it").
 
-The extract has the columns of ``fife-attendance`` in the example early-intervention agreement, five
-stage-1 tokens per row (made with the agreement's real linkage key) and a note on 0.5% of rows.
+The extract has the columns of ``fife-attendance`` in the example early-intervention agreement, one
+stage-1 token per declared match key and row (ten today, made with the agreement's real linkage key)
+and a note on 0.5% of rows.
 ``--quick``: 20k rows; default 1M.
 """
 

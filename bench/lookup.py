@@ -2,8 +2,8 @@
 
 Ours: ``POST /v1/agreements/{id}/records/lookup`` served by the broker app (uvicorn, one process):
 bearer authentication, the active agreement, the policy decision per dataset, the case-reference and
-daily-limit constraints, tokenising the identifiers, the token index, the row index, one sealed chunk
-decrypted, and the audit event, committed. Baseline, same run, same database and data: a bare endpoint
+daily-limit constraints, tokenising the identifiers, the token and subject index buckets, one sealed
+chunk decrypted, and the audit event, committed. Baseline, same run, same database and data: a bare endpoint
 taking the same body that tokenises with keys held in memory and runs the same index queries and chunk
 decryption (``broker.records.service.find_subject`` and ``subject_records``), with no authentication,
 policy, constraints or audit. Both are driven by 50 asyncio clients (httpx) in another process.

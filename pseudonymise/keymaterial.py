@@ -1,8 +1,9 @@
 """Key derivation, sealing at rest and the agency key file.
 
 Every key is derived from one master secret with HKDF-SHA256 and an info string naming the agreement,
-the purpose (``link`` for the agency's stage-1 key, ``broker`` for stage 2) and the version, so no two
-keys are related and a rotation is just a new version. Sealed key material is AES-256-GCM with
+the purpose (``link`` for the agency's stage-1 key, ``broker`` for stage 2, ``subject`` for the
+per-agreement subject pseudonyms) and the version, so no two keys are related and a rotation is just a
+new version. Sealed key material is AES-256-GCM with
 associated data naming the same triple, so a sealed key copied to another row does not open.
 """
 
@@ -26,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pseudonymise.tokens import KEY_BYTES, LinkageKey
 
 _INFO_PREFIX: Final = b"broker/pseudonymise/v1"
+#: the subject key's info as first issued; changing it would rename every stored subject pseudonym
+_SUBJECT_INFO: Final = b"broker/subjects/v1\x00"
 _NONCE_BYTES: Final = 12
 _TAG_BYTES: Final = 16
 MIN_MASTER_BYTES: Final = 32
@@ -34,14 +37,25 @@ MIN_MASTER_BYTES: Final = 32
 class Purpose(enum.StrEnum):
     LINK = "link"
     BROKER = "broker"
+    #: subject pseudonyms of one agreement, so subjects cannot be compared across agreements
+    SUBJECT = "subject"
 
 
 def key_info(agreement_id: str, purpose: Purpose, version: int) -> bytes:
-    """The HKDF info (also the AES-GCM associated data): NUL-separated, so fields cannot run together."""
+    """The HKDF info (also the AES-GCM associated data): NUL-separated, so fields cannot run together.
+
+    ``SUBJECT`` keeps the info it was first derived with (its own prefix, no version field), so the
+    pseudonyms already stored keep their values; it has only version 1, as a new one would rename
+    every child.
+    """
     if "\x00" in agreement_id or not agreement_id:
         raise ValueError("agreement id must be non-empty and contain no NUL")
     if version < 1:
         raise ValueError("key version must be >= 1")
+    if purpose is Purpose.SUBJECT:
+        if version != 1:
+            raise ValueError("subject keys have only version 1")
+        return _SUBJECT_INFO + agreement_id.encode("utf-8")
     return b"\x00".join(
         (_INFO_PREFIX, purpose.value.encode(), agreement_id.encode("utf-8"), str(version).encode())
     )

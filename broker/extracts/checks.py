@@ -8,12 +8,12 @@ event and the logs are built from :class:`Problem` objects only. Row numbers cou
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -24,9 +24,10 @@ from agreements.model import Field as DatasetField
 from pseudonymise.matchkeys import KeyType
 from pseudonymise.scan import Scanner
 from pseudonymise.spec import token_column
-from pseudonymise.tokens import BrokerRekeyer, Token, TokenError, TokenInvalid
+from pseudonymise.tokens import BrokerRekeyer, TokenInvalid
 
 MAX_PROBLEMS: Final = 1000
+TOKEN_SCHEMA: Final = {"_row": pl.Int64, "key_type": pl.String, "digest": pl.Binary}
 FORMATS: Final = ("csv", "parquet")
 _BOOLEANS: Final = {
     "true": True,
@@ -75,6 +76,10 @@ class Checked:
     def reject_row(self, problem: Problem) -> None:
         assert problem.row is not None
         self.bad_rows.setdefault(problem.row, []).append(problem)
+
+    def good(self) -> pl.DataFrame:
+        """``_row`` of every row without a problem so far."""
+        return self.payload.select("_row").filter(~pl.col("_row").is_in(list(self.bad_rows)))
 
 
 def token_columns(dataset: Dataset) -> dict[str, KeyType]:
@@ -232,33 +237,30 @@ def rekey_tokens(
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Stage-2 digests for every stage-1 token cell, and per-row problems for cells that are not one.
 
-    A token under another linkage key version refuses the whole extract (the agency used a stale
-    key): every row would silently fail to link otherwise.
+    Each token column is checked and re-keyed at once (``BrokerRekeyer.stage2_column``). A token under
+    another linkage key version refuses the whole extract (the agency used a stale key): every row
+    would silently fail to link otherwise.
     """
-    rows: list[int] = []
-    types: list[str] = []
-    digests: list[bytes] = []
+    parts: list[pl.DataFrame] = []
     problems: list[Problem] = []
     stale: list[int] = []
-    parse, stage2 = Token.parse, rekeyer.stage2
     for column, key_type in token_columns(dataset).items():
-        values = frame[column].cast(pl.String, strict=False).to_list()
-        for number, text in enumerate(values, start=1):
-            if text is None or text == "":
-                continue
-            try:
-                digest = stage2(parse(text, stage=1, key_type=key_type, link_version=link_version)).digest
-            except TokenError as exc:
-                if exc.reason is TokenInvalid.WRONG_KEY_VERSION:
-                    stale.append(number)
-                else:
-                    problems.append(
-                        Problem("token", f"Not a stage-1 token ({exc.reason.value}).", number, column)
-                    )
-                continue
-            rows.append(number)
-            types.append(key_type.value)
-            digests.append(digest)
+        texts = frame[column].cast(pl.String, strict=False).to_arrow()
+        rekeyed = rekeyer.stage2_column(texts, key_type=key_type, link_version=link_version)
+        for row, reason in rekeyed.refused:
+            if reason is TokenInvalid.WRONG_KEY_VERSION:
+                stale.append(row + 1)
+            else:
+                problems.append(Problem("token", f"Not a stage-1 token ({reason.value}).", row + 1, column))
+        parts.append(
+            pl.DataFrame(
+                [
+                    pl.Series("_row", np.asarray(rekeyed.rows, dtype=np.int64) + 1),
+                    pl.Series("key_type", [key_type.value], pl.String).new_from_index(0, len(rekeyed.rows)),
+                    pl.Series("digest", rekeyed.digests, dtype=pl.Binary),
+                ]
+            )
+        )
     if stale:
         raise ExtractRefused(
             "rejected",
@@ -273,36 +275,46 @@ def rekey_tokens(
             ],
             frame.height,
         )
-    tokens = pl.DataFrame(
-        {"_row": rows, "key_type": types, "digest": digests},
-        schema={"_row": pl.Int64, "key_type": pl.String, "digest": pl.Binary},
-    )
+    tokens = pl.concat(parts) if parts else pl.DataFrame(schema=TOKEN_SCHEMA)
     return tokens, problems
 
 
-def scan_free_text(payload: pl.DataFrame, dataset: Dataset, rows: Iterable[int]) -> list[Problem]:
-    """Residual-PII scan of the free-text columns; each finding names column, row and entity type."""
+def scan_free_text(payload: pl.DataFrame, dataset: Dataset, rows: pl.Series) -> list[Problem]:
+    """Residual-PII scan of the free-text columns; each finding names column, row and entity type.
+
+    A finding depends on the text alone, so each distinct text of a column is scanned once.
+    """
     columns = [f.name for f in dataset.fields if f.cls == "free_text"]
     if not columns:
         return []
-    wanted = payload.filter(
-        pl.col("_row").is_in(list(rows)) & pl.any_horizontal(pl.col(columns).is_not_null())
+    cells = (
+        payload.filter(pl.col("_row").is_in(rows.implode()))
+        .select("_row", *[pl.col(c).cast(pl.String) for c in columns])
+        .unpivot(index="_row", on=columns, variable_name="column", value_name="text")
+        .drop_nulls("text")
     )
-    if wanted.is_empty():
+    if cells.is_empty():
         return []
     scanner = Scanner()
-    problems = []
-    for row in wanted.select("_row", *columns).iter_rows(named=True):
-        for finding in scanner.scan_row(row, columns, int(row["_row"])):
-            problems.append(
-                Problem(
-                    "residual_pii",
-                    f"Free text looks like it holds a {finding.entity_type}.",
-                    row=finding.row_number,
-                    column=finding.column,
-                )
-            )
-    return problems
+    found = [
+        (column, text, entity)
+        for column, text in cells.select("column", "text").unique().iter_rows()
+        for entity, _score in scanner.scan_text(text)
+    ]
+    if not found:
+        return []
+    findings = cells.join(
+        pl.DataFrame(
+            found, schema={"column": pl.String, "text": pl.String, "entity": pl.String}, orient="row"
+        ),
+        on=["column", "text"],
+    )
+    return [
+        Problem("residual_pii", f"Free text looks like it holds a {entity}.", row=row, column=column)
+        for row, column, entity in findings.select("_row", "column", "entity")
+        .sort("_row", "column")
+        .iter_rows()
+    ]
 
 
 def read_and_check(
@@ -318,12 +330,10 @@ def read_and_check(
     checked = Checked(payload=payload, tokens=tokens, rows_total=frame.height)
     for problem in value_problems + token_problems:
         checked.reject_row(problem)
-    linked = set(tokens["_row"].unique().to_list())
-    for row in range(1, frame.height + 1):
-        if row not in linked and row not in checked.bad_rows:
-            checked.reject_row(Problem("no_token", "Row carries no usable match-key token.", row=row))
-    good = [r for r in range(1, frame.height + 1) if r not in checked.bad_rows]
-    findings = scan_free_text(payload, dataset, good)
+    unlinked = checked.good().join(tokens.select("_row").unique(), on="_row", how="anti")
+    for row in unlinked["_row"].sort():
+        checked.reject_row(Problem("no_token", "Row carries no usable match-key token.", row=row))
+    findings = scan_free_text(payload, dataset, checked.good()["_row"])
     if findings:
         raise ExtractRefused("quarantined", findings, frame.height)
     return checked

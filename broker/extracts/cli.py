@@ -119,8 +119,8 @@ app.command("submit")(submit_command)
 
 @retention.command("run")
 def retention_run() -> None:
-    """Destroy the data keys of extracts past retention and drop their index rows (audited)."""
+    """Shred extracts past retention: data keys, index rows and linkage records go (audited)."""
     ctx = open_context()
     with transaction(ctx.sessions) as session:
-        report = service.purge_expired(session)
+        report = service.purge_expired(session, ctx.secrets.master_key)
     typer.echo(f"Shredded {report.extracts} extract(s); removed {report.index_rows} index row(s).")

@@ -1,15 +1,14 @@
 """Aggregate frames: the current extracts of an agreement, decrypted once, one row per subject.
 
 Extracts are immutable, so a decrypted payload frame is cached per extract id; the subject of each
-row can change when linkage merges two clusters, so the row -> subject map is cached per extract and
+row can change when linkage merges two clusters (the extract's subject index keeps the ids it was
+stored with, resolved through the alias table), so the row -> subject map is cached per extract and
 linkage-state time. Both caches are small LRUs in process memory (never written anywhere).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
@@ -19,43 +18,17 @@ from sqlalchemy.orm import Session
 
 from broker.agreements.service import get_active_agreement
 from broker.errors import NotFound
-from broker.extracts import storage
-from broker.extracts.models import Extract, ExtractChunk, ExtractRow, LinkageSnapshot
+from broker.extracts import index, storage
+from broker.extracts.lru import Lru
+from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSnapshot, SubjectAlias
 from broker.extracts.service import current_extract
 
 CACHE_SIZE: Final = 32
 SUBJECT: Final = "subject"
 
 
-class _Lru:
-    """A thread-safe least-recently-used map of frames."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, pl.DataFrame] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> pl.DataFrame | None:
-        with self._lock:
-            frame = self._items.get(key)
-            if frame is not None:
-                self._items.move_to_end(key)
-            return frame
-
-    def put(self, key: Hashable, frame: pl.DataFrame) -> None:
-        with self._lock:
-            self._items[key] = frame
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_payloads = _Lru(CACHE_SIZE)
-_subjects = _Lru(CACHE_SIZE)
+_payloads: Lru[str, pl.DataFrame] = Lru(CACHE_SIZE)
+_subjects: Lru[tuple[str, datetime | None], pl.DataFrame] = Lru(CACHE_SIZE)
 
 
 def payload_frame(session: Session, master_key: bytes, extract: Extract) -> pl.DataFrame:
@@ -81,10 +54,25 @@ def _subject_map(session: Session, extract: Extract, version: datetime | None) -
     cached = _subjects.get(key)
     if cached is not None:
         return cached
-    rows = session.execute(
-        select(ExtractRow.row, ExtractRow.subject).where(ExtractRow.extract_id == extract.id)
+    blobs = session.scalars(
+        select(ExtractIndexBucket.entries)
+        .where(ExtractIndexBucket.extract_id == extract.id, ExtractIndexBucket.kind == index.Kind.SUBJECT)
+        .order_by(ExtractIndexBucket.bucket)
     ).all()
-    frame = pl.DataFrame(rows, schema={storage.ROW_COLUMN: pl.Int64, SUBJECT: pl.String}, orient="row")
+    aliases = pl.DataFrame(
+        session.execute(
+            select(SubjectAlias.alias, SubjectAlias.subject).where(
+                SubjectAlias.agreement_id == extract.agreement_id
+            )
+        ).all(),
+        schema={SUBJECT: pl.String, "survivor": pl.String},
+        orient="row",
+    )
+    frame = (
+        index.all_subject_rows(blobs)
+        .join(aliases, on=SUBJECT, how="left")
+        .select(storage.ROW_COLUMN, pl.coalesce("survivor", SUBJECT).alias(SUBJECT))
+    )
     _subjects.put(key, frame)
     return frame
 

@@ -1,8 +1,9 @@
 """Extracts as stored: receipts, encrypted payload chunks, the token and row indexes, linkage state.
 
 Payload and tokens never share a table (DESIGN §2.1): ``extract_chunks`` holds AES-256-GCM ciphertext
-of the payload columns only; ``extract_tokens`` maps stage-2 token digests to subjects; ``extract_rows``
-maps subjects to row numbers. Destroying ``Extract.wrapped_key`` makes the chunks unreadable.
+of the payload columns only; ``extract_index`` holds the bucketed token -> subject and subject -> row
+indexes (``broker.extracts.index``); ``subject_aliases`` maps subject ids retired by a linkage merge to
+their survivor. Destroying ``Extract.wrapped_key`` makes the chunks unreadable.
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.database import Base
@@ -54,6 +66,9 @@ class Extract(Base):
     retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     shredded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: bucket-number bits of the token and subject indexes (``broker.extracts.index.bucket_bits``)
+    token_bits: Mapped[int | None] = mapped_column(Integer)
+    subject_bits: Mapped[int | None] = mapped_column(Integer)
 
 
 class ExtractChunk(Base):
@@ -67,26 +82,25 @@ class ExtractChunk(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class ExtractToken(Base):
-    """Stage-2 token digest -> subject, per extract: the lookup index (never a scan)."""
+class ExtractIndexBucket(Base):
+    """One bucket of an extract's token or subject index: packed entries sorted by key, read by key."""
 
-    __tablename__ = "extract_tokens"
-    __table_args__ = (Index("ix_extract_tokens_token", "token"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    extract_id: Mapped[str] = mapped_column(ForeignKey("extracts.id"), index=True)
-    token: Mapped[bytes] = mapped_column(LargeBinary(32))
-    subject: Mapped[str] = mapped_column(String(32))
-
-
-class ExtractRow(Base):
-    """Subject -> row number, per extract: where a subject's payload sits."""
-
-    __tablename__ = "extract_rows"
-    __table_args__ = (Index("ix_extract_rows_subject", "subject"),)
+    __tablename__ = "extract_index"
 
     extract_id: Mapped[str] = mapped_column(ForeignKey("extracts.id"), primary_key=True)
-    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entries: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SubjectAlias(Base):
+    """A subject id retired by a linkage merge -> the id that survived (kept resolved: one hop)."""
+
+    __tablename__ = "subject_aliases"
+    __table_args__ = (Index("ix_subject_aliases_subject", "agreement_id", "subject"),)
+
+    agreement_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject: Mapped[str] = mapped_column(String(32))
 
 

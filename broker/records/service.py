@@ -4,19 +4,23 @@ Identifiers in a request are normalised and tokenised at once (stage 1 with the 
 linkage key, then stage 2), and only the stage-2 digests go to the database; they are neither stored
 nor logged. A lookup reads the token index and the few sealed chunks holding the child's rows: it
 never scans an extract.
+
+The index buckets and the chunk layout of an extract never change, so their bytes and the unwrapped
+data key are cached per extract (bounded); which extracts are current, the aliases, the policy, the
+constraints and the audit are decided afresh on every request.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
-from typing import Final
+from typing import Final, TypeVar
 
 import polars as pl
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from agreements.model import Agreement
@@ -25,24 +29,30 @@ from broker.agencies.service import Actor
 from broker.agreements.service import decide, get_active_agreement, policy_enforcer
 from broker.audit.service import record, record_denial
 from broker.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
-from broker.extracts import storage
-from broker.extracts.models import Extract, ExtractChunk, ExtractRow, ExtractToken
+from broker.extracts import index, storage
+from broker.extracts.lru import Lru
+from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, SubjectAlias
 from broker.extracts.service import as_utc, is_current, refuse
+from broker.keys.models import KeyringEntry
 from broker.keys.service import broker_key, linkage_key
 from broker.records.models import LookupRequest
 from policies.decision import Decision as PolicyDecision
 from policies.decision import Request
-from pseudonymise.matchkeys import KEY_INPUTS, STRONG_KEYS, KeyType, compute_keys
-from pseudonymise.normalise import IdentifierKind
+from pseudonymise.keymaterial import Purpose
+from pseudonymise.matchkeys import STRONG_KEYS, KeyType, compute_keys
 from pseudonymise.tokens import BrokerRekeyer, Token, TokenError, Tokeniser
 
 LOOKUP: Final = "record.lookup"
 ACTION: Final = "linked_record_request"
 MIN_WEAK_KEYS: Final = 2
-# Without a strong key, a lookup must agree on weak keys that carry the date of birth: names (or a name
-# and an area) alone are shared by too many children to single one out.
-DOB_KEYS: Final = (
-    frozenset(k for k, inputs in KEY_INPUTS.items() if IdentifierKind.DOB in inputs) - STRONG_KEYS
+T = TypeVar("T")
+BUCKET_CACHE: Final = 4096
+EXTRACT_CACHE: Final = 64
+
+_buckets: Lru[tuple[str, int, int], bytes] = Lru(BUCKET_CACHE)
+_layouts: Lru[str, tuple[bytes, list[int], list[int]]] = Lru(EXTRACT_CACHE)
+_keys: Lru[tuple[bytes, str, int | None, int | None], tuple[Tokeniser, BrokerRekeyer, int]] = Lru(
+    EXTRACT_CACHE
 )
 
 
@@ -131,6 +141,32 @@ def grants(
     return out, telling[0] if telling else None
 
 
+def _current_keys(
+    session: Session, master_key: bytes, agreement_id: str
+) -> tuple[Tokeniser, BrokerRekeyer, int]:
+    """The agreement's current stage-1 and stage-2 keys, ready to use.
+
+    Which versions are current is read on every request (a rotation takes effect at once); the
+    material of a version never changes, so it is unsealed once per process and version.
+    """
+    versions = dict(
+        session.execute(
+            select(KeyringEntry.purpose, func.max(KeyringEntry.version))
+            .where(KeyringEntry.agreement_id == agreement_id)
+            .group_by(KeyringEntry.purpose)
+        ).all()
+    )
+    wanted = (master_key, agreement_id, versions.get(Purpose.LINK.value), versions.get(Purpose.BROKER.value))
+    cached = _keys.get(wanted)
+    if cached is not None:
+        return cached
+    link_key = linkage_key(session, agreement_id, master_key=master_key)
+    stage2_key = broker_key(session, agreement_id, master_key=master_key)
+    keyed = (Tokeniser(link_key), BrokerRekeyer(stage2_key), link_key.version)
+    _keys.put((master_key, agreement_id, link_key.version, stage2_key.version), keyed)
+    return keyed
+
+
 def probe_digests(
     session: Session,
     master_key: bytes,
@@ -139,8 +175,7 @@ def probe_digests(
     tokens: Mapping[str, str] | None,
 ) -> dict[bytes, KeyType]:
     """Stage-2 digests of the probe; identifiers are tokenised here and go no further."""
-    link_key = linkage_key(session, agreement.id, master_key=master_key)
-    rekeyer = BrokerRekeyer(broker_key(session, agreement.id, master_key=master_key))
+    tokeniser, rekeyer, link_version = _current_keys(session, master_key, agreement.id)
     stage1: list[Token] = []
     if identifiers:
         key_types = {KeyType(k) for d in agreement.datasets for k in d.match_keys} or set(KeyType)
@@ -150,11 +185,10 @@ def probe_digests(
             raise Invalid(
                 f"These identifiers are not valid: {kinds}.", fields=sorted(k.value for k in formed.invalid)
             )
-        tokeniser = Tokeniser(link_key)
         stage1 += [tokeniser.tokenise(kt, value) for kt, value in formed.keys.items()]
     for column, text_value in (tokens or {}).items():
         try:
-            stage1.append(Token.parse(text_value, stage=1, link_version=link_key.version))
+            stage1.append(Token.parse(text_value, stage=1, link_version=link_version))
         except TokenError as exc:
             raise Invalid(f"Token '{column}' refused: {exc.reason.value}.", rule=exc.reason.value) from None
     if not stage1:
@@ -162,14 +196,74 @@ def probe_digests(
     return {rekeyer.stage2(t).digest: t.key_type for t in stage1}
 
 
+def read_buckets(
+    session: Session, kind: index.Kind, extracts: Iterable[tuple[str, int | None]], keys: Mapping[T, int]
+) -> dict[tuple[str, T], bytes]:
+    """For each (extract id, bucket bits) and each item's 64-bit key, the bucket holding it (if any).
+
+    Buckets are read by primary key and cached per extract; extracts without an index are skipped.
+    """
+    place = {
+        (extract_id, item): index.bucket_of(key, bits)
+        for extract_id, bits in extracts
+        if bits is not None
+        for item, key in keys.items()
+    }
+    found: dict[tuple[str, int], bytes] = {}
+    missing: dict[str, set[int]] = {}
+    for (extract_id, _), bucket in place.items():
+        blob = _buckets.get((extract_id, kind, bucket))
+        if blob is None:
+            missing.setdefault(extract_id, set()).add(bucket)
+        else:
+            found[(extract_id, bucket)] = blob
+    if missing:
+        rows = session.execute(
+            select(
+                ExtractIndexBucket.extract_id, ExtractIndexBucket.bucket, ExtractIndexBucket.entries
+            ).where(
+                ExtractIndexBucket.kind == kind,
+                or_(
+                    *(
+                        and_(ExtractIndexBucket.extract_id == e, ExtractIndexBucket.bucket.in_(sorted(b)))
+                        for e, b in missing.items()
+                    )
+                ),
+            )
+        ).all()
+        for extract_id, bucket, blob in rows:
+            _buckets.put((extract_id, kind, bucket), blob)
+            found[(extract_id, bucket)] = blob
+    return {at: found[(at[0], bucket)] for at, bucket in place.items() if (at[0], bucket) in found}
+
+
+def _resolve(session: Session, agreement_id: str, subjects: set[str]) -> dict[str, str]:
+    """Each subject id as it stands now: a retired id maps to its survivor, others to themselves."""
+    if not subjects:
+        return {}
+    aliases = dict(
+        session.execute(
+            select(SubjectAlias.alias, SubjectAlias.subject).where(
+                SubjectAlias.agreement_id == agreement_id, SubjectAlias.alias.in_(sorted(subjects))
+            )
+        ).all()
+    )
+    return {s: aliases.get(s, s) for s in subjects}
+
+
 def find_subject(session: Session, agreement_id: str, digests: Mapping[bytes, KeyType]) -> str:
     """The one subject the probe points to: by a strong key, else by at least two agreeing weak keys
     that include the date of birth."""
-    hits = session.execute(
-        select(ExtractToken.token, ExtractToken.subject)
-        .join(Extract, Extract.id == ExtractToken.extract_id)
-        .where(ExtractToken.token.in_(list(digests)), *is_current(agreement_id))
-    ).all()
+    current = session.execute(select(Extract.id, Extract.token_bits).where(*is_current(agreement_id))).all()
+    usable = {d: index.digest_key(d) for d, key_type in digests.items() if key_type in index.INDEXED_KEYS}
+    blobs = read_buckets(session, index.Kind.TOKEN, current, usable)
+    found = [
+        (digest, subject)
+        for (_, digest), blob in blobs.items()
+        for subject in index.token_subjects(blob, digest)
+    ]
+    now = _resolve(session, agreement_id, {s for _, s in found})
+    hits = [(token, now[subject]) for token, subject in found]
     strong = {subject for token, subject in hits if digests[token] in STRONG_KEYS}
     if len(strong) > 1:
         raise Conflict("The identifiers point to more than one child; check them or add another identifier.")
@@ -177,7 +271,7 @@ def find_subject(session: Session, agreement_id: str, digests: Mapping[bytes, Ke
         return strong.pop()
     weak: defaultdict[str, set[KeyType]] = defaultdict(set)
     for token, subject in hits:
-        if digests[token] in DOB_KEYS:
+        if digests[token] in index.DOB_KEYS:
             weak[subject].add(digests[token])
     best = max((len(v) for v in weak.values()), default=0)
     leaders = [s for s, v in weak.items() if len(v) == best]
@@ -188,10 +282,11 @@ def find_subject(session: Session, agreement_id: str, digests: Mapping[bytes, Ke
     raise NotFound("No linked record matches these identifiers under this agreement.")
 
 
-def read_rows(
-    session: Session, master_key: bytes, extract: Extract, rows: list[int], fields: tuple[str, ...]
-) -> list[dict[str, object]]:
-    """Decrypt only the chunks that hold ``rows`` and keep the permitted fields."""
+def _layout(session: Session, master_key: bytes, extract: Extract) -> tuple[bytes, list[int], list[int]]:
+    """The extract's data key and its chunks' (seq, first row), sorted: fixed once the extract is stored."""
+    cached = _layouts.get(extract.id)
+    if cached is not None:
+        return cached
     assert extract.wrapped_key is not None
     data_key = storage.unwrap_key(master_key, extract.id, extract.wrapped_key)
     chunks = session.execute(
@@ -199,10 +294,19 @@ def read_rows(
         .where(ExtractChunk.extract_id == extract.id)
         .order_by(ExtractChunk.first_row)
     ).all()
-    starts = [first for _, first in chunks]
+    layout = (data_key, [seq for seq, _ in chunks], [first for _, first in chunks])
+    _layouts.put(extract.id, layout)
+    return layout
+
+
+def read_rows(
+    session: Session, master_key: bytes, extract: Extract, rows: list[int], fields: tuple[str, ...]
+) -> list[dict[str, object]]:
+    """Decrypt only the chunks that hold ``rows`` and keep the permitted fields."""
+    data_key, seqs, starts = _layout(session, master_key, extract)
     wanted: defaultdict[int, list[int]] = defaultdict(list)
     for row in rows:
-        wanted[chunks[bisect.bisect_right(starts, row) - 1][0]].append(row)
+        wanted[seqs[bisect.bisect_right(starts, row) - 1]].append(row)
     out: list[dict[str, object]] = []
     for seq, in_chunk in sorted(wanted.items()):
         sealed = session.scalars(
@@ -220,30 +324,54 @@ def subject_records(
     subject: str,
     fields: Mapping[str, tuple[str, ...]],
 ) -> list[DatasetRecord]:
-    """The subject's rows in the current extracts of the given datasets, only ``fields[dataset]`` kept."""
-    located = session.execute(
-        select(Extract, ExtractRow.row)
-        .join(ExtractRow, ExtractRow.extract_id == Extract.id)
-        .where(ExtractRow.subject == subject, Extract.dataset_id.in_(list(fields)), *is_current(agreement_id))
-        .order_by(Extract.dataset_id, ExtractRow.row)
-    ).all()
-    rows_of: defaultdict[str, list[int]] = defaultdict(list)
-    extracts: dict[str, Extract] = {}
-    for extract, row in located:
-        extracts[extract.id] = extract
-        rows_of[extract.id].append(row)
-    return [
-        DatasetRecord(
-            dataset=extract.dataset_id,
-            provider=extract.provider,
-            as_of=extract.as_of,
-            received_at=as_utc(extract.received_at),
-            extract_id=extract.id,
-            fields=values,
+    """The subject's rows in the current extracts of the given datasets, only ``fields[dataset]`` kept.
+
+    An extract's subject index holds the ids linkage gave when it was stored, so the subject's retired
+    ids (its aliases) are looked up too.
+    """
+    extracts = session.scalars(
+        select(Extract)
+        .where(
+            Extract.dataset_id.in_(list(fields)), Extract.subject_bits.is_not(None), *is_current(agreement_id)
         )
-        for extract_id, extract in sorted(extracts.items(), key=lambda kv: kv[1].dataset_id)
-        for values in read_rows(session, master_key, extract, rows_of[extract_id], fields[extract.dataset_id])
+        .order_by(Extract.dataset_id)
+    ).all()
+    ids = [
+        subject,
+        *session.scalars(
+            select(SubjectAlias.alias).where(
+                SubjectAlias.agreement_id == agreement_id, SubjectAlias.subject == subject
+            )
+        ),
     ]
+    blobs = read_buckets(
+        session,
+        index.Kind.SUBJECT,
+        [(e.id, e.subject_bits) for e in extracts],
+        {i: index.subject_key(i) for i in ids},
+    )
+    out: list[DatasetRecord] = []
+    for extract in extracts:
+        rows = sorted(
+            row
+            for i in ids
+            if (extract.id, i) in blobs
+            for row in index.subject_rows(blobs[(extract.id, i)], i)
+        )
+        if not rows:
+            continue
+        out += [
+            DatasetRecord(
+                dataset=extract.dataset_id,
+                provider=extract.provider,
+                as_of=extract.as_of,
+                received_at=as_utc(extract.received_at),
+                extract_id=extract.id,
+                fields=values,
+            )
+            for values in read_rows(session, master_key, extract, rows, fields[extract.dataset_id])
+        ]
+    return out
 
 
 def _check_quota(session: Session, actor: Actor, agreement_id: str, limit: int, now: datetime) -> bool:

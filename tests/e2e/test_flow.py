@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker import demo
 from broker.database import transaction
 from broker.extracts.cli import submit_http
-from broker.extracts.models import Extract, ExtractChunk, ExtractRow, ExtractToken
+from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSnapshot
 from broker.extracts.service import purge_expired
 from broker.keys import service as keys
 from broker.synth.generator import generate
@@ -114,7 +114,7 @@ class Flow:
         with self.sessions() as session:
             return tuple(
                 session.scalar(select(func.count()).select_from(table)) or 0
-                for table in (ExtractChunk, ExtractToken, ExtractRow)
+                for table in (ExtractChunk, ExtractIndexBucket)
             )
 
 
@@ -294,12 +294,18 @@ def test_purge_shreds_expired_extracts(flow: Flow) -> None:
     assert receipt["status"] == "accepted"
     with transaction(flow.sessions) as session:  # retention of fife-attendance is P2Y
         assert (
-            purge_expired(session, at=datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)).extracts
+            purge_expired(
+                session, flow.master, at=datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
+            ).extracts
             == 0
         )
-        report = purge_expired(session, at=datetime.now(UTC).replace(year=datetime.now(UTC).year + 3))
+        report = purge_expired(
+            session, flow.master, at=datetime.now(UTC).replace(year=datetime.now(UTC).year + 3)
+        )
     assert report.extracts == 1 and report.index_rows > 0
     with flow.sessions() as session:
         extract = session.get(Extract, receipt["extract_id"])
         assert extract is not None and extract.wrapped_key is None and extract.shredded_at is not None
-        assert session.scalar(select(func.count()).select_from(ExtractToken)) == 0
+        assert session.scalar(select(func.count()).select_from(ExtractIndexBucket)) == 0
+        # the shredded rows left the linkage space too: nothing of theirs links any more
+        assert session.scalar(select(LinkageSnapshot.records)) == 0

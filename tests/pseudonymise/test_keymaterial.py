@@ -24,10 +24,11 @@ from pseudonymise.keymaterial import (
 from pseudonymise.tokens import LinkageKey
 
 MASTER = os.urandom(32)
+VERSIONED = [Purpose.LINK, Purpose.BROKER]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.from_regex(r"\A[a-z0-9.-]{1,20}\Z"), st.sampled_from(list(Purpose)), st.integers(1, 50))
+@given(st.from_regex(r"\A[a-z0-9.-]{1,20}\Z"), st.sampled_from(VERSIONED), st.integers(1, 50))
 def test_derivation_is_deterministic_and_domain_separated(
     agreement: str, purpose: Purpose, version: int
 ) -> None:
@@ -39,6 +40,30 @@ def test_derivation_is_deterministic_and_domain_separated(
     assert key != derive_key(MASTER, agreement, purpose, version + 1)
     assert key != derive_key(MASTER, agreement + "x", purpose, version)
     assert key != derive_key(os.urandom(32), agreement, purpose, version)
+    assert key != derive_key(MASTER, agreement, Purpose.SUBJECT, 1)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "version", "expected"),
+    [
+        (Purpose.LINK, 1, "5de3455ed99f52012f3f61447f8a69bb020b33384f4e126ab95676a6693d6799"),
+        (Purpose.BROKER, 2, "c4c8b867ee72ac8d91a4513b7269585a32d69817fe8382fd8f58b0eedb84a11c"),
+        # the subject key as broker.extracts derived it before it moved here: stored pseudonyms keep
+        (Purpose.SUBJECT, 1, "0eb99dd2fdedac4f55df9c1ae77572363f3fe732f96ce72463d863ecf5d62630"),
+    ],
+)
+def test_derived_keys_are_pinned(purpose: Purpose, version: int, expected: str) -> None:
+    assert derive_key(bytes(range(32)), "isa-fife-early-intervention", purpose, version).hex() == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.from_regex(r"\A[a-z0-9.-]{1,20}\Z"))
+def test_subject_keys_are_per_agreement_and_have_one_version(agreement: str) -> None:
+    key = derive_key(MASTER, agreement, Purpose.SUBJECT, 1)
+    assert key != derive_key(MASTER, agreement + "x", Purpose.SUBJECT, 1)
+    assert key not in {derive_key(MASTER, agreement, p, 1) for p in VERSIONED}
+    with pytest.raises(ValueError):
+        derive_key(MASTER, agreement, Purpose.SUBJECT, 2)
 
 
 def test_info_cannot_run_together() -> None:

@@ -16,7 +16,7 @@ from broker import demo
 from broker.api.app import create_app
 from broker.audit.models import AuditRecord
 from broker.database import transaction
-from broker.extracts.models import Extract, ExtractChunk, ExtractRow, ExtractToken, LinkageSnapshot
+from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSnapshot, SubjectAlias
 from broker.keys import service as keys
 from broker.settings import Settings
 from broker.synth.generator import generate
@@ -91,7 +91,9 @@ def test_only_the_providers_data_officer_may_submit(
     assert [d.summary["reason"] for d in denials] == ["agency", "role", "no_active_agreement", "dataset"]
 
 
-def test_receipt_history_and_supersession(client: TestClient, people: dict, extract: Path) -> None:
+def test_receipt_history_and_supersession(
+    client: TestClient, sessions: sessionmaker[Session], people: dict, extract: Path
+) -> None:
     officer = people[("edu-fife", "data_officer")]
     first = _post(client, officer, extract)
     assert first.status_code == 201
@@ -108,6 +110,8 @@ def test_receipt_history_and_supersession(client: TestClient, people: dict, extr
     body = second.json()
     assert body["status"] == "accepted" and body["supersedes"] == first.json()["extract_id"]
     assert body["rows_accepted"] == frame.height - 2
+    with sessions() as session:  # the superseded rows left the linkage space
+        assert session.scalar(select(LinkageSnapshot.records)) == frame.height - 2
     history = client.get(URL, headers={"Authorization": f"Bearer {officer}"}).json()
     assert [h["extract_id"] for h in history] == [body["extract_id"], first.json()["extract_id"]]
     one = client.get(f"{URL}/{body['extract_id']}", headers={"Authorization": f"Bearer {officer}"})
@@ -167,5 +171,5 @@ def test_failure_while_storing_leaves_nothing_behind(
     response = _post(client, people[("edu-fife", "data_officer")], extract)
     assert response.status_code == 500 and "disk full" not in response.text
     with sessions() as session:
-        for table in (Extract, ExtractChunk, ExtractRow, ExtractToken, LinkageSnapshot):
+        for table in (Extract, ExtractChunk, ExtractIndexBucket, SubjectAlias, LinkageSnapshot):
             assert session.scalar(select(func.count()).select_from(table)) == 0, table.__tablename__

@@ -17,7 +17,8 @@ from broker import demo
 from broker.cli.main import app
 from broker.database import transaction
 from broker.extracts import frames
-from broker.extracts.models import Extract, ExtractRow
+from broker.extracts.models import Extract, ExtractIndexBucket
+from broker.extracts.service import load_engine
 from broker.secrets import load_secrets
 from broker.settings import Settings, get_settings
 from broker.synth.generator import generate
@@ -102,7 +103,8 @@ def test_submit_command_and_linked_frame(
             datetime.now(UTC),
             master_key=master,
         )
-        subjects = session.scalar(select(func.count(func.distinct(ExtractRow.subject))))
+        linkage = load_engine(session, master, AGREEMENT)[0]
+        subjects = linkage.membership()["subject_id"].n_unique()
         again = frames.linked_frame(
             session, AGREEMENT, ["fife-attendance"], datetime.now(UTC), master_key=master
         )
@@ -148,4 +150,4 @@ def test_retention_command_shreds(
     assert code == 0 and "Shredded 1 extract(s)" in output
     with sessions() as session:
         assert session.scalars(select(Extract)).one().wrapped_key is None
-        assert session.scalar(select(func.count()).select_from(ExtractRow)) == 0
+        assert session.scalar(select(func.count()).select_from(ExtractIndexBucket)) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from broker import demo
 from broker.agreements.service import seed_active_agreement
 from broker.audit.models import AuditRecord
 from broker.database import transaction
+from broker.extracts import frames
 from broker.extracts.cli import submit_http
+from broker.extracts.models import SubjectAlias
 from broker.keys import service as keys
 from broker.synth.generator import generate
 from pseudonymise.checkdigits import scn_check_digit
@@ -319,3 +322,23 @@ def test_names_alone_do_not_single_out_a_child(fife: Broker, synth_dir: Path) ->
     assert found.status_code == 200, found.text
     by_scn = fife.lookup(worker, identifiers={"scn": pupil["scn"]}, case_reference="C-9").json()
     assert found.json()["subject"] == by_scn["subject"]
+
+
+def test_a_merged_subject_is_found_by_its_survivor(
+    fife: Broker, synth_dir: Path, sessions: sessionmaker
+) -> None:
+    """A later merge retires the id the index blobs hold: lookups resolve it through the alias table."""
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    before = fife.lookup(worker, identifiers=pupil, case_reference="C-4").json()
+    survivor = "s_" + "ab" * 12
+    with transaction(sessions) as session:
+        session.add(SubjectAlias(agreement_id=fife.agreement.id, alias=before["subject"], subject=survivor))
+    after = fife.lookup(worker, identifiers=pupil, case_reference="C-4").json()
+    assert after["subject"] == survivor
+    assert after["records"] == before["records"] and after["records"]
+    with sessions() as session:
+        linked = frames.linked_frame(
+            session, fife.agreement.id, ["fife-attendance"], datetime.now(UTC), master_key=fife.master
+        )
+    assert survivor in linked["subject"].to_list() and before["subject"] not in linked["subject"].to_list()

@@ -1,0 +1,119 @@
+"""The bucketed extract index: every entry is found where a lookup looks, nothing else is, and merges
+are recorded as aliases instead of rewriting blobs."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.database import transaction
+from broker.extracts import index
+from broker.extracts.models import SubjectAlias
+from broker.extracts.service import _record_merges, token_text
+from pseudonymise.matchkeys import KeyType
+
+subject_ids = st.binary(min_size=12, max_size=12).map(lambda b: "s_" + b.hex())
+
+
+def _raw(values: list[bytes], width: int) -> np.ndarray:
+    return np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, width)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.binary(min_size=32, max_size=32), subject_ids),
+        min_size=1,
+        max_size=600,
+    ),
+    st.binary(min_size=32, max_size=32),
+)
+def test_token_index_finds_every_pair_and_nothing_else(
+    pairs: list[tuple[bytes, str]], stranger: bytes
+) -> None:
+    pairs += pairs[: len(pairs) // 3]  # a child on several rows repeats its pairs
+    digests = _raw([d for d, _ in pairs], 32)
+    subjects = index.subject_bytes(pl.Series([s for _, s in pairs]))
+    bits, buckets = index.token_buckets(digests, subjects)
+    blobs = dict(buckets)
+    assert len(blobs) == len(buckets) and bits == index.bucket_bits(len(set(pairs)))
+    assert sum(len(b) for b in blobs.values()) == index.TOKEN_ENTRY.itemsize * len(set(pairs))
+    expected: dict[bytes, set[str]] = {}
+    for digest, subject in pairs:
+        expected.setdefault(digest, set()).add(subject)
+    for digest, subjects_of in expected.items():
+        blob = blobs[index.bucket_of(index.digest_key(digest), bits)]
+        assert index.token_subjects(blob, digest) == subjects_of
+    if stranger not in expected:
+        blob = blobs.get(index.bucket_of(index.digest_key(stranger), bits), b"")
+        assert index.token_subjects(blob, stranger) == set()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(subject_ids, min_size=1, max_size=700))
+def test_subject_index_maps_each_subject_to_its_rows(subjects: list[str]) -> None:
+    rows = np.arange(1, len(subjects) + 1)
+    bits, buckets = index.subject_buckets(index.subject_bytes(pl.Series(subjects)), rows)
+    blobs = dict(buckets)
+    for subject in set(subjects):
+        blob = blobs[index.bucket_of(index.subject_key(subject), bits)]
+        assert index.subject_rows(blob, subject) == [
+            r for r, s in zip(rows, subjects, strict=True) if s == subject
+        ]
+    back = index.all_subject_rows(blobs.values()).sort("_row")
+    assert back["_row"].to_list() == rows.tolist() and back["subject"].to_list() == subjects
+
+
+def test_buckets_stay_small_at_scale() -> None:
+    n = 50_000
+    digests = np.frombuffer(os.urandom(32 * n), dtype=np.uint8).reshape(-1, 32)
+    subjects = np.frombuffer(os.urandom(12 * n), dtype=np.uint8).reshape(-1, 12)
+    bits, buckets = index.token_buckets(digests, subjects)
+    sizes = [len(blob) // index.TOKEN_ENTRY.itemsize for _, blob in buckets]
+    assert 2**bits * index.TARGET_ENTRIES >= n > 2 ** (bits - 1) * index.TARGET_ENTRIES
+    assert max(sizes) < 3 * index.TARGET_ENTRIES and sum(sizes) == n
+
+
+def test_subject_ids_of_another_form_are_refused() -> None:
+    with pytest.raises(ValueError):
+        index.subject_bytes(pl.Series(["s_" + "ab" * 12, "subject-7"]))
+
+
+def test_fixed_bytes_respects_a_sliced_column() -> None:
+    values = [os.urandom(32) for _ in range(10)]
+    column = pl.Series(values, dtype=pl.Binary).slice(3, 4)
+    assert [bytes(r) for r in index.fixed_bytes(column, 32)] == values[3:7]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=50))
+def test_token_text_is_the_padded_base64url_linkage_has_always_stored(digests: list[bytes]) -> None:
+    texts = pl.DataFrame({"d": digests}, schema={"d": pl.Binary}).select(token_text(pl.col("d")))["d"]
+    assert texts.to_list() == [base64.urlsafe_b64encode(d).decode("ascii") for d in digests]
+
+
+def test_merges_become_aliases_kept_one_hop(sessions: sessionmaker[Session]) -> None:
+    a, b, c, d, f, g = ("s_" + str(i) * 24 for i in range(6))
+    with transaction(sessions) as session:
+        _record_merges(session, "agr", {a: b})
+        _record_merges(session, "agr", {b: c, d: c})
+        _record_merges(session, "agr", {c: f, f: g})  # a chain within one batch
+        _record_merges(session, "other", {a: d})
+    with sessions() as session:
+        rows = session.execute(
+            select(SubjectAlias.agreement_id, SubjectAlias.alias, SubjectAlias.subject)
+        ).all()
+    assert sorted(rows) == [("agr", x, g) for x in (a, b, c, d, f)] + [("other", a, d)]
+
+
+def test_the_token_index_holds_exactly_the_keys_a_lookup_decides_on() -> None:
+    assert KeyType.SCN in index.INDEXED_KEYS and KeyType.NAME_DOB in index.INDEXED_KEYS
+    assert not {KeyType.NAME, KeyType.NAME_SWAP, KeyType.POSTCODE_AREA} & index.INDEXED_KEYS

@@ -1,0 +1,66 @@
+"""0008_extract_index packs the old per-token and per-row index rows into buckets a lookup finds."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from broker.database import _alembic_config, make_engine, session_factory, upgrade
+from broker.extracts import index
+from broker.extracts.models import Extract
+from broker.records.service import read_buckets
+
+
+def test_old_index_rows_become_buckets(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0007_audit_queue")
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    extract_id = uuid.uuid4().hex  # bucket caches are per extract id, which is unique in real life
+    tokens = [os.urandom(32) for _ in range(6)]
+    subjects = ["s_" + "1a" * 12, "s_" + "2b" * 12]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO extracts (id, agreement_id, agreement_version, dataset_id, provider,"
+                " submitted_by, as_of, received_at, content_hash, file_format, status, rows_total,"
+                " rows_accepted, rows_rejected, problems)"
+                " VALUES (:e, 'agr', 1, 'd', 'p', 1, :as_of, :at, 'h', 'csv', 'accepted', 3, 3, 0, '[]')"
+            ),
+            {"e": extract_id, "as_of": at.date(), "at": at},
+        )
+        for number, token in enumerate(tokens):
+            conn.execute(
+                text("INSERT INTO extract_tokens (extract_id, token, subject) VALUES (:e, :t, :s)"),
+                {"e": extract_id, "t": token, "s": subjects[number % 2]},
+            )
+        for row in (1, 2, 3):
+            conn.execute(
+                text('INSERT INTO extract_rows (extract_id, "row", subject) VALUES (:e, :r, :s)'),
+                {"e": extract_id, "r": row, "s": subjects[row % 2]},
+            )
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        extract = session.get(Extract, extract_id)
+        assert extract is not None
+        token_bits, subject_bits = extract.token_bits, extract.subject_bits
+        found = read_buckets(
+            session, index.Kind.TOKEN, [(extract_id, token_bits)], {t: index.digest_key(t) for t in tokens}
+        )
+        assert {t: index.token_subjects(found[(extract_id, t)], t) for t in tokens} == {
+            t: {subjects[n % 2]} for n, t in enumerate(tokens)
+        }
+        rows = read_buckets(
+            session,
+            index.Kind.SUBJECT,
+            [(extract_id, subject_bits)],
+            {s: index.subject_key(s) for s in subjects},
+        )
+        assert [index.subject_rows(rows[(extract_id, s)], s) for s in subjects] == [[2], [1, 3]]
+    with pytest.raises(RuntimeError, match="full digests"):  # the 16 stored bytes cannot go back
+        command.downgrade(_alembic_config(engine), "0007_audit_queue")
+    engine.dispose()
