@@ -172,11 +172,14 @@ def bench_appends(writers: int, per_writer: int) -> dict[str, Any]:
             service.create_checkpoint(session, key)
         with sessions() as session:
             report = service.verify(session, [key.verifier()])
+        if not report.ok or report.entries != writers * per_writer:
+            raise SystemExit(f"audit log incomplete or broken after the appends: {report}")
         return {
             "writers": writers,
             "appends": writers * per_writer,
             "appends_per_s": round(audited_rate),
             "plain_inserts_per_s": round(plain_rate),
+            "appends_vs_plain": round(audited_rate / plain_rate, 2),
             "log_verified": report.ok,
             "log_rows": report.entries,
         }

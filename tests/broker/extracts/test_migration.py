@@ -1,4 +1,4 @@
-"""0008_extract_index packs the old per-token and per-row index rows into buckets a lookup finds."""
+"""0007_extract_index packs the old per-token and per-row index rows into buckets a lookup finds."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from broker.records.service import read_buckets
 
 def test_old_index_rows_become_buckets(db_url: str) -> None:
     engine = make_engine(db_url)
-    upgrade(engine, "0007_audit_queue")
+    upgrade(engine, "0006_disclosure")
     at = datetime(2026, 11, 1, tzinfo=UTC)
     extract_id = uuid.uuid4().hex  # bucket caches are per extract id, which is unique in real life
     tokens = [os.urandom(32) for _ in range(6)]
@@ -62,5 +62,5 @@ def test_old_index_rows_become_buckets(db_url: str) -> None:
         )
         assert [index.subject_rows(rows[(extract_id, s)], s) for s in subjects] == [[2], [1, 3]]
     with pytest.raises(RuntimeError, match="full digests"):  # the 16 stored bytes cannot go back
-        command.downgrade(_alembic_config(engine), "0007_audit_queue")
+        command.downgrade(_alembic_config(engine), "0006_disclosure")
     engine.dispose()

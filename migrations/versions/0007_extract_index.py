@@ -6,8 +6,8 @@ Existing indexes are converted; their subjects were already rewritten to survivo
 alias. The downgrade cannot rebuild full token digests from the 16 stored bytes, so it refuses while
 any index bucket exists.
 
-Revision ID: 0008_extract_index
-Revises: 0007_audit_queue
+Revision ID: 0007_extract_index
+Revises: 0006_disclosure
 """
 
 import polars as pl
@@ -16,8 +16,8 @@ from alembic import op
 
 from broker.extracts.index import Kind, fixed_bytes, subject_buckets, subject_bytes, token_buckets
 
-revision = "0008_extract_index"
-down_revision = "0007_audit_queue"
+revision = "0007_extract_index"
+down_revision = "0006_disclosure"
 branch_labels = None
 depends_on = None
 _INCOMPRESSIBLE = (("linkage_states", "state"), ("extract_chunks", "sealed"), ("extract_index", "entries"))
