@@ -143,10 +143,20 @@ def refuse(
     return Forbidden(detail, reason=reason)
 
 
-def _authorise_submission(
-    session: Session, actor: Actor, agreement_id: str, dataset_id: str, purpose: str | None, at: datetime
+def authorise_submission(
+    session: Session,
+    actor: Actor,
+    agreement_id: str,
+    dataset_id: str,
+    purpose: str | None,
+    at: datetime | None = None,
 ) -> tuple[Agreement, Dataset, str | None, str]:
-    """The active agreement, its dataset, the deciding rule and purpose; a refusal is audited and raised."""
+    """The active agreement, its dataset, the deciding rule and purpose; a refusal is audited and raised.
+
+    The API calls it before reading an upload, so a caller without the right never makes the broker
+    spool a file; :func:`submit` calls it again at the moment of storing.
+    """
+    at = at or _now()
     if not actor.has(Role.data_officer):
         raise refuse(
             session,
@@ -447,7 +457,7 @@ def submit(
     now = at or _now()
     if file_format not in FORMATS:
         raise Invalid(f"Unsupported format '{file_format}': send csv or parquet.")
-    agreement, dataset, rule_id, purpose_code = _authorise_submission(
+    agreement, dataset, rule_id, purpose_code = authorise_submission(
         session, actor, agreement_id, dataset_id, purpose, now
     )
     digest = content_hash or sha256_file(path)

@@ -110,6 +110,7 @@ async def submit_extract(
     receipt when the same content was already submitted.
     """
     file_format = _format(request, format)
+    await run_in_threadpool(service.authorise_submission, session, actor, agreement_id, dataset_id, purpose)
     settings = request.app.state.settings
     master_key = request.app.state.secrets.master_key
     with tempfile.TemporaryDirectory(prefix="broker-upload-") as tmp:

@@ -145,6 +145,9 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(
     with TestClient(create_app(small, engine=engine)) as client:  # type: ignore[arg-type]
         response = _post(client, people[("edu-fife", "data_officer")], extract)
         assert response.status_code == 413 and "BROKER_MAX_UPLOAD_BYTES" in response.json()["detail"]
+        # authorisation comes before the body is read: a practitioner gets 403, not 413
+        refused = _post(client, people[("edu-fife", "practitioner")], extract)
+        assert refused.status_code == 403 and refused.json()["reason"] == "role"
         unlabelled = client.post(
             URL,
             params={"as_of": "2026-11-01"},
