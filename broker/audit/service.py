@@ -7,7 +7,11 @@ the append fails: the request then fails too (fail closed).
 
 On PostgreSQL the append is one call to the SECURITY DEFINER function ``audit_append``, which numbers the
 event under an advisory lock and hashes it in SQL; the application role cannot write the table directly.
-On SQLite the same row is computed here and an insert guard admits only the next sequence number.
+The lock is held until the transaction ends, so ``record`` only queues the event in the session and the
+appends run just before the commit (a ``before_commit`` hook): a request that decides first and then
+reads indexes and decrypts does not hold every other request's appends up meanwhile. A failed append
+fails the commit. On SQLite (one writer at a time anyway) the row is computed and added at once, and an
+insert guard admits only the next sequence number.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, event, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from audit.canonical import canonical_bytes, format_time, leaf_bytes, parse_time
 from audit.checkpoint import Checkpoint
@@ -59,23 +63,54 @@ def event_body(event: AuditEvent, at: datetime) -> bytes:
     return canonical_bytes({**event.to_dict(), "time": at})
 
 
-def record(session: Session, event: AuditEvent, at: datetime | None = None) -> int:
-    """Append ``event`` in the caller's transaction and return its sequence number (0-based leaf index)."""
+_PENDING = "broker.audit.pending"
+"""``session.info`` key: bodies recorded in the open transaction, appended just before it commits."""
+
+
+def record(session: Session, event: AuditEvent, at: datetime | None = None) -> None:
+    """Append ``event`` in the caller's transaction: in the log if, and only if, the caller commits."""
     if event.request_id is None and request_id_var.get():
         event = replace(event, request_id=request_id_var.get())
     body = event_body(event, at or datetime.now(UTC))
+    if session.get_bind().dialect.name == "postgresql":
+        session.info.setdefault(_PENDING, []).append(body)
+        return
     try:
-        if session.get_bind().dialect.name == "postgresql":
-            seq: int = session.execute(
-                text("SELECT audit_append(:body)"), {"body": body.decode()}
-            ).scalar_one()
-            return seq
-        return _sqlite_append(session, body)
+        _sqlite_append(session, body)
     except SQLAlchemyError as exc:
         raise AuditUnavailable("The audit log could not be written, so the request was not done.") from exc
 
 
-def _sqlite_append(session: Session, body: bytes) -> int:
+@event.listens_for(Session, "before_commit")
+def _append_before_commit(session: Session) -> None:
+    """The transaction's events go in as its last statements, so the lock is held briefly.
+
+    Not at a savepoint's commit: a savepoint rolled back later would take appended events with it.
+    """
+    if not session.in_nested_transaction():
+        append_pending(session)
+
+
+def append_pending(session: Session) -> None:
+    """Append the events ``record`` queued in this session, in order (PostgreSQL; a no-op elsewhere)."""
+    bodies = session.info.pop(_PENDING, None)
+    if not bodies:
+        return
+    try:
+        for body in bodies:
+            session.execute(text("SELECT audit_append(:body)"), {"body": body.decode()})
+    except SQLAlchemyError as exc:
+        raise AuditUnavailable("The audit log could not be written, so the request was not done.") from exc
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    """Events of a transaction that ended without committing were never appended: forget them."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def _sqlite_append(session: Session, body: bytes) -> None:
     seq = session.execute(select(func.coalesce(func.max(AuditRecord.seq), -1) + 1)).scalar_one()
     fields = json.loads(body)
     session.add(
@@ -94,10 +129,9 @@ def _sqlite_append(session: Session, body: bytes) -> int:
         )
     )
     session.flush()
-    return int(seq)
 
 
-def record_denial(session: Session, event: AuditEvent) -> int:
+def record_denial(session: Session, event: AuditEvent) -> None:
     """Discard the caller's pending work and commit the denial in a transaction of its own.
 
     Its own session, so it works whether or not the caller is inside ``session.begin()``.
@@ -105,8 +139,9 @@ def record_denial(session: Session, event: AuditEvent) -> int:
     if event.decision is not Decision.deny:
         raise ValueError("record_denial takes deny events only")
     session.rollback()
+    session.info.pop(_PENDING, None)  # rolled back too, also if no SQL had begun a transaction
     with Session(bind=session.get_bind()) as own, own.begin():
-        return record(own, event)
+        record(own, event)
 
 
 # --- keys -------------------------------------------------------------------------------------------
@@ -158,7 +193,9 @@ def _frontier(checkpoint: AuditCheckpoint | None) -> CompactTree:
 
 
 def create_checkpoint(session: Session, key: NoteSigner) -> AuditCheckpoint:
-    """Sign the tree as it stands; extends the last checkpoint's compact tree instead of rehashing."""
+    """Sign the tree as it stands, the caller's own recorded events included; extends the last
+    checkpoint's compact tree instead of rehashing."""
+    append_pending(session)
     previous = latest_checkpoint(session)
     size = log_size(session)
     if previous is not None and previous.size == size:

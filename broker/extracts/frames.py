@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker.agreements.service import get_active_agreement
+from broker.cache import Lru
 from broker.errors import NotFound
 from broker.extracts import index, storage
-from broker.extracts.lru import Lru
 from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSnapshot, SubjectAlias
 from broker.extracts.service import current_extract
 

@@ -8,9 +8,7 @@ refunded. A refused charge rolls back, so it costs nothing and leaves later smal
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from broker.agencies.models import Role
 from broker.agencies.service import Actor
 from broker.agreements.service import authorize, get_active_agreement
 from broker.audit.service import record, record_denial
+from broker.cache import Lru
 from broker.errors import Forbidden, Invalid, NotFound
 from broker.extracts.frames import SUBJECT, linked_frame
 from broker.extracts.models import LinkageSnapshot
@@ -193,28 +192,7 @@ def extract_frames(master_key: bytes, lookup: Path | None = None) -> FrameSource
     return source
 
 
-class _EngineCache:
-    """Query engines (frame set + calibrated templates) per immutable frame key, LRU-bounded."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, QueryEngine] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_build(self, key: Hashable, build: Callable[[], QueryEngine]) -> QueryEngine:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        engine = build()
-        with self._lock:
-            engine = self._items.setdefault(key, engine)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-            return engine
-
-
-_engines = _EngineCache(ENGINE_CACHE_SIZE)
+_engines: Lru[Hashable, QueryEngine] = Lru(ENGINE_CACHE_SIZE)
 
 
 def engine_for(session: Session, agreement: Agreement, at: datetime, source: FrameSource) -> QueryEngine:

@@ -28,9 +28,9 @@ from audit.event import AuditEvent, Decision
 from broker.agencies.service import Actor
 from broker.agreements.service import decide, get_active_agreement, policy_enforcer
 from broker.audit.service import record, record_denial
+from broker.cache import Lru
 from broker.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from broker.extracts import index, storage
-from broker.extracts.lru import Lru
 from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, SubjectAlias
 from broker.extracts.service import as_utc, is_current, refuse
 from broker.keys.models import KeyringEntry

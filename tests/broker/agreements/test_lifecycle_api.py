@@ -256,6 +256,7 @@ def test_policy_service_decides_and_audits(
             at,
         )
         assert not denied.allowed and denied.reason == "field" and denied.denied_fields == ("chi",)
+    with sessions() as session:  # the decisions are in the log once their transaction commits
         events = session.scalars(
             select(AuditRecord).where(AuditRecord.action.like("authorize.%")).order_by(AuditRecord.seq)
         ).all()

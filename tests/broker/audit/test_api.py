@@ -30,7 +30,7 @@ b64 = base64.b64decode
 def _seed(sessions: sessionmaker[Session]) -> list[int]:
     """Six lookups, three per agency; returns their sequence numbers (bootstrap events come first)."""
     with transaction(sessions) as session:
-        return [
+        for i in range(6):
             service.record(
                 session,
                 AuditEvent(
@@ -43,8 +43,9 @@ def _seed(sessions: sessionmaker[Session]) -> list[int]:
                     reason='=HYPERLINK("http://evil")' if i == 4 else None,
                 ),
             )
-            for i in range(6)
-        ]
+    with sessions() as session:
+        lookups = select(AuditRecord.seq).where(AuditRecord.action == "records.lookup")
+        return list(session.scalars(lookups.order_by(AuditRecord.seq)))
 
 
 def test_operator_searches_pages_and_exports_csv(

@@ -39,8 +39,12 @@ def _event(i: int, **overrides: object) -> AuditEvent:
 
 
 def _fill(sessions: sessionmaker[Session], n: int, start: int = 0) -> list[int]:
+    """Append events ``start``..``n - 1`` in one transaction; their sequence numbers, read back."""
     with transaction(sessions) as session:
-        return [service.record(session, _event(i), at=T0 + timedelta(minutes=i)) for i in range(start, n)]
+        for i in range(start, n):
+            service.record(session, _event(i), at=T0 + timedelta(minutes=i))
+    with sessions() as session:
+        return list(session.scalars(select(AuditRecord.seq).order_by(AuditRecord.seq)))[-(n - start) :]
 
 
 def test_appends_number_from_zero_and_store_hash_and_size(sessions: sessionmaker[Session]) -> None:
@@ -131,8 +135,9 @@ def test_a_failed_append_fails_the_caller(sessions: sessionmaker[Session]) -> No
             session.execute(text("SET TRANSACTION READ ONLY"))
         else:
             session.execute(text("PRAGMA query_only = ON"))
-        with pytest.raises(service.AuditUnavailable):
+        with pytest.raises(service.AuditUnavailable):  # at once on SQLite, at commit on PostgreSQL
             service.record(session, _event(1))
+            session.commit()
         session.rollback()
         if session.get_bind().dialect.name == "sqlite":
             session.execute(text("PRAGMA query_only = OFF"))
