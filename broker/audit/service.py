@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, func, select, text
+from sqlalchemy import ColumnElement, cast, event, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -380,8 +381,17 @@ class Scope:
 BROKER_WIDE = Scope()
 
 
-def _conditions(flt: EventFilter, scope: Scope) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+def _names_subject(subject: str, dialect: str) -> ColumnElement[bool]:
+    """The event's subjects include ``subject``: a GIN-indexed jsonb lookup on PostgreSQL (migration
+    0008), a match of the quoted pseudonym in the JSON text on SQLite (the demo's scale)."""
+    if dialect == "postgresql":
+        return cast(AuditRecord.subjects, JSONB).op("?", is_comparison=True)(subject)
+    return AuditRecord.subjects.like(f'%"{_like_escape(subject)}"%', escape="\\")
+
+
+def conditions(flt: EventFilter, scope: Scope, dialect: str) -> list[ColumnElement[bool]]:
+    """The WHERE clause of a search, for ``dialect`` (the subject match differs)."""
+    out: list[ColumnElement[bool]] = []
     for column, value in (
         (AuditRecord.agreement_id, flt.agreement_id),
         (AuditRecord.actor, flt.actor),
@@ -392,21 +402,22 @@ def _conditions(flt: EventFilter, scope: Scope) -> list[ColumnElement[bool]]:
         (AuditRecord.agreement_id, scope.agreement_id),
     ):
         if value is not None:
-            conditions.append(column == value)
+            out.append(column == value)
     if flt.subject is not None:
-        conditions.append(AuditRecord.subjects.like(f'%"{_like_escape(flt.subject)}"%', escape="\\"))
+        out.append(_names_subject(flt.subject, dialect))
     if flt.since is not None:
-        conditions.append(AuditRecord.at >= flt.since)
+        out.append(AuditRecord.at >= flt.since)
     if flt.until is not None:
-        conditions.append(AuditRecord.at < flt.until)
+        out.append(AuditRecord.at < flt.until)
     if flt.after is not None:
-        conditions.append(AuditRecord.seq > flt.after)
-    return conditions
+        out.append(AuditRecord.seq > flt.after)
+    return out
 
 
 def search(session: Session, flt: EventFilter, scope: Scope, *, limit: int) -> list[AuditRecord]:
     """Events matching ``flt`` within ``scope``, in sequence order, at most ``limit`` of them."""
-    query = select(AuditRecord).where(*_conditions(flt, scope)).order_by(AuditRecord.seq).limit(limit)
+    where = conditions(flt, scope, session.get_bind().dialect.name)
+    query = select(AuditRecord).where(*where).order_by(AuditRecord.seq).limit(limit)
     return list(session.scalars(query))
 
 

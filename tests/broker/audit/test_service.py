@@ -16,7 +16,7 @@ from audit.merkle import verify_consistency, verify_inclusion
 from audit.note import NoteSigner
 from broker.audit import service
 from broker.audit.models import AuditRecord
-from broker.database import transaction
+from broker.database import make_engine, session_factory, transaction, upgrade
 
 KEY = NoteSigner.generate(service.ORIGIN)
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -112,6 +112,24 @@ def test_search_filters_and_scope(sessions: sessionmaker[Session]) -> None:
         assert seqs(window) == [4]
         assert seqs(service.EventFilter(subject="tok%")) == []
         assert seqs(service.EventFilter(after=8), service.Scope(agency="nhs-fife")) == [10]
+        assert seqs(service.EventFilter(subject='tok2"')) == []  # a quote cannot widen the match
+
+
+def test_subject_search_uses_the_index_on_postgresql(pg_url: str) -> None:
+    """The subject filter is an index lookup there (the SQLite demo matches the JSON text instead)."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    _fill(sessions, 12)
+    flt = service.EventFilter(subject="tok2")
+    query = select(AuditRecord.seq).where(*service.conditions(flt, service.BROKER_WIDE, "postgresql"))
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with sessions() as session:
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # 12 rows would be scanned anyway
+        plan = "\n".join(session.execute(text(f"EXPLAIN {sql}")).scalars())
+        assert "ix_audit_events_subjects" in plan
+        assert [r.seq for r in service.search(session, flt, service.BROKER_WIDE, limit=10)] == [2, 7]
+    engine.dispose()
 
 
 def test_export_bundle_verifies_outside_the_broker(sessions: sessionmaker[Session]) -> None:
