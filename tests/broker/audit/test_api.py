@@ -8,8 +8,9 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agreements.loader import load_file
@@ -18,6 +19,7 @@ from audit.checkpoint import open_checkpoint
 from audit.event import AuditEvent, Decision
 from audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from audit.note import NoteVerifier
+from broker.agencies.models import Agency
 from broker.agreements.service import seed_active_agreement
 from broker.audit import service
 from broker.audit.models import AuditRecord
@@ -168,3 +170,25 @@ def test_dpo_with_audit_read_sees_the_whole_agreement(
         ).all()
     assert [e.decision for e in allowed] == ["allow"]
     assert [(e.decision, e.agency) for e in refusals] == [("deny", "edu-fife"), ("deny", "nhs-fife")]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_an_append_failing_at_commit_fails_the_request_and_stores_nothing(
+    client: TestClient, engine: Engine, sessions: sessionmaker[Session], operator_token: str, bearer: Bearer
+) -> None:
+    """On PostgreSQL the append runs at commit: its failure must still be a 503, with nothing stored."""
+    with engine.begin() as conn:
+        conn.execute(text("ALTER FUNCTION audit_append(text) RENAME TO audit_append_gone"))
+    try:
+        response = client.post(
+            "/v1/agencies",
+            json={"id": "agency-x", "name": "Agency X", "kind": "other"},
+            headers=bearer(operator_token),
+        )
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER FUNCTION audit_append_gone(text) RENAME TO audit_append"))
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    with sessions() as session:
+        assert session.get(Agency, "agency-x") is None

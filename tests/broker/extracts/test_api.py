@@ -8,7 +8,7 @@ import httpx
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agreements.loader import load_file
@@ -176,3 +176,21 @@ def test_failure_while_storing_leaves_nothing_behind(
     with sessions() as session:
         for table in (Extract, ExtractChunk, ExtractIndexBucket, SubjectAlias, LinkageSnapshot):
             assert session.scalar(select(func.count()).select_from(table)) == 0, table.__tablename__
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_an_audit_failure_at_commit_fails_the_submission_and_stores_nothing(
+    client: TestClient, engine: Engine, people: dict, extract: Path, sessions: sessionmaker[Session]
+) -> None:
+    """The upload endpoint is async and commits in the session dependency: the append runs there."""
+    with engine.begin() as conn:
+        conn.execute(text("ALTER FUNCTION audit_append(text) RENAME TO audit_append_gone"))
+    try:
+        response = _post(client, people[("edu-fife", "data_officer")], extract)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER FUNCTION audit_append_gone(text) RENAME TO audit_append"))
+    assert response.status_code == 503, response.text
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Extract)) == 0
+        assert session.scalar(select(func.count()).select_from(ExtractIndexBucket)) == 0
