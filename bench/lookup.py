@@ -36,7 +36,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import date  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Final  # noqa: E402
 
 import httpx  # noqa: E402
 import yaml  # noqa: E402
@@ -69,6 +69,11 @@ class BareBody(BaseModel):
     identifiers: dict[str, str]
 
 
+# anyio runs up to 40 sync endpoints at once, each holding a pooled connection for its request: more
+# than the default pool's 10 + 20. Both servers get the same larger pool (PostgreSQL allows 100 in all).
+POOL: Final = {"pool_size": 40, "max_overflow": 20}
+
+
 def bare_app(database_url: str, secrets_dir: Path) -> Any:
     """The baseline: same body, same index queries and decryption; no auth, policy, limits or audit."""
     from fastapi import FastAPI
@@ -77,7 +82,7 @@ def bare_app(database_url: str, secrets_dir: Path) -> Any:
     from pseudonymise.matchkeys import KeyType, compute_keys
     from pseudonymise.tokens import BrokerRekeyer, Tokeniser
 
-    sessions = session_factory(make_engine(database_url))
+    sessions = session_factory(make_engine(database_url, **POOL))
     master = load_secrets(secrets_dir).master_key
     with sessions() as session:
         agreement = get_active_agreement(session, AGREEMENT)
@@ -115,10 +120,7 @@ def serve(kind: str, port: int, database_url: str, secrets_dir: Path) -> None:
     if kind == "bare":
         app = bare_app(database_url, secrets_dir)
     else:
-        # The audit flush opens a second connection per committing request (broker.audit.service
-        # _await_flush); with anyio's 40 worker threads the default pool (10 + 20) runs dry under 50
-        # clients (pool timeouts), so the full app gets a larger pool (PostgreSQL allows 100 in all).
-        engine = make_engine(database_url, pool_size=40, max_overflow=20)
+        engine = make_engine(database_url, **POOL)
         settings = Settings(database_url=database_url, secrets_dir=secrets_dir, log_level="WARNING")
         app = create_app(settings, engine=engine)
     # keep-alive longer than the slowest request, so a pooled client connection is never closed under it
