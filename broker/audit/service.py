@@ -89,10 +89,10 @@ def _append_before_commit(session: Session) -> None:
     Not at a savepoint's commit: a savepoint rolled back later would take appended events with it.
     """
     if not session.in_nested_transaction():
-        append_pending(session)
+        _append_pending(session)
 
 
-def append_pending(session: Session) -> None:
+def _append_pending(session: Session) -> None:
     """Append the events ``record`` queued in this session, in order (PostgreSQL; a no-op elsewhere)."""
     bodies = session.info.pop(_PENDING, None)
     if not bodies:
@@ -196,7 +196,7 @@ def _frontier(checkpoint: AuditCheckpoint | None) -> CompactTree:
 def create_checkpoint(session: Session, key: NoteSigner) -> AuditCheckpoint:
     """Sign the tree as it stands, the caller's own recorded events included; extends the last
     checkpoint's compact tree instead of rehashing."""
-    append_pending(session)
+    _append_pending(session)
     previous = latest_checkpoint(session)
     size = log_size(session)
     if previous is not None and previous.size == size:
