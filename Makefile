@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 
 .PHONY: install run test lint check bench clean
 
-$(BIN)/.installed: pyproject.toml requirements.lock
+$(BIN)/.installed: pyproject.toml setup.py requirements.lock pseudonymise/_hmacbatch.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 	$(BIN)/pip install --quiet -r requirements.lock

@@ -173,7 +173,7 @@ def _slk_array(forename: pa.Array, surname: pa.Array, dob: pa.Array, sex: pa.Arr
     parts = (
         _per_distinct(_slk_surname, surname),
         _per_distinct(_slk_forename, forename),
-        pc.replace_substring(dob, "-", ""),
+        pc.binary_replace_slice(pc.binary_replace_slice(dob, 7, 8, ""), 4, 5, ""),  # ISO: YYYY-MM-DD
         _per_distinct(_SLK_SEX.__getitem__, sex),
     )
     return _join(*parts, separator="")

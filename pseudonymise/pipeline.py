@@ -5,22 +5,21 @@ row's match keys, tokenises them, copies the payload columns through unchanged a
 identifier column. The output is written to a ``.partial`` file and renamed only on success, so a
 failed or strict-refused run leaves no half-written extract behind.
 
-Nearly all the time goes into three HMACs and some string work per row, so batches are normalised and
-tokenised in forked worker processes (one per core, at most two) while this process reads, writes and
-keeps the report; results are taken back in input order, so output and row numbers do not change.
+Batches are normalised and tokenised in worker threads (one per core, at most two) while the calling
+thread reads, writes and keeps the report; results are taken back in input order, so output and row
+numbers do not change. Threads, not processes: the HMACs run in C without the GIL
+(:mod:`pseudonymise._hmacbatch`), as do Arrow's compute kernels and CSV writer, and nothing is pickled
+between processes (a fork pool cost more CPU in copying batches than it saved).
 """
 
 from __future__ import annotations
 
-import binascii
 import csv
-import itertools
-import multiprocessing
 import os
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Final
 
@@ -34,7 +33,7 @@ from pseudonymise.matchkeys import KEY_INPUTS, KeyFormer, KeyType
 from pseudonymise.normalise import IdentifierKind, Invalid, fixed_width_strings
 from pseudonymise.scan import Finding, Scanner
 from pseudonymise.spec import DatasetSpec, SpecError, token_column
-from pseudonymise.tokens import DIGEST_BYTES, TokenBatch, Tokeniser
+from pseudonymise.tokens import TokenBatch, Tokeniser
 
 BATCH_ROWS: Final = 32_768  # small enough to spread a 100k-row file over both workers
 CSV_BLOCK_MIN: Final = 1 << 20  # pyarrow refuses a CSV row longer than one block: rows up to 1 MiB always fit
@@ -151,7 +150,7 @@ class _Writer:
 
 
 def default_workers() -> int:
-    """One tokenising process per core, at most two (the reader and writer need some CPU too)."""
+    """One tokenising thread per core, at most two (the reader and writer need some CPU too)."""
     return min(2, os.cpu_count() or 1)
 
 
@@ -172,8 +171,8 @@ def pseudonymise_file(
     ``scanner`` (if given) checks free-text columns on every row, with that row's own names as a
     deny-list, and undeclared columns on the first rows. With ``strict`` any finding aborts the run.
     ``progress(rows_done, total_rows_or_None)`` is called after each batch. ``workers`` (default
-    :func:`default_workers`) forked processes normalise and tokenise batches in parallel once the
-    input has more than one batch; output order and row numbers are those of the input.
+    :func:`default_workers`) threads normalise and tokenise batches in parallel; output order and row
+    numbers are those of the input.
     """
     schema, batches, total = read_batches(source, batch_rows)
     columns = list(schema.names)
@@ -226,17 +225,14 @@ class _Done:
 
 @dataclass(frozen=True)
 class _BatchWork:
-    """The CPU-heavy part of a batch: normalise, form keys, HMAC, token text.
-
-    Handed to forked workers by inheritance, so the tokeniser's key material is never pickled.
-    """
+    """The CPU-heavy part of a batch: normalise, form keys, HMAC, token text (safe to run in threads)."""
 
     tokeniser: Tokeniser
     former: KeyFormer
     id_columns: list[tuple[str, IdentifierKind]]
 
     def identifiers(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """The only columns a worker needs (so only those are copied to it)."""
+        """The only columns a worker needs."""
         return batch.select([c for c, _ in self.id_columns])
 
     def __call__(self, identifiers: pa.RecordBatch) -> _Done:
@@ -251,46 +247,32 @@ class _BatchWork:
         return _Done(tokens, formed.invalid, n - int(formed_any.sum()))
 
 
-_WORK: _BatchWork | None = None  # set in each forked worker by _start_worker
-
-
-def _start_worker(work: _BatchWork) -> None:
-    global _WORK
-    _WORK = work
-
-
-def _work_in_worker(identifiers: pa.RecordBatch) -> _Done:
-    assert _WORK is not None, "worker not initialised"
-    return _WORK(identifiers)
-
-
 def _in_order(
     work: _BatchWork, batches: Iterator[pa.RecordBatch], workers: int
 ) -> Generator[tuple[pa.RecordBatch, _Done]]:
     """Each batch with its tokens, in input order.
 
-    With ``workers`` > 1 and more than one batch, a fork pool does the work with a bounded number of
-    batches in flight (constant memory); exceptions from a worker surface here. Fork is required
-    because a :class:`Tokeniser` holds live HMAC objects; without it the work stays in-process.
+    With ``workers`` > 1, a thread pool does the work with a bounded number of batches in flight
+    (constant memory); exceptions from a worker surface here, and closing the generator cancels what
+    has not started.
     """
-    head = list(itertools.islice(batches, 2))
-    stream = itertools.chain(head, batches)
-    if len(head) < 2 or workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for batch in stream:
+    if workers <= 1:
+        for batch in batches:
             yield batch, work(work.identifiers(batch))
         return
-    pa.array([None], pa.string())  # pyarrow's lazy pandas import (~0.4 s CPU): once here, not per worker
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_start_worker, initargs=(work,)) as pool:
-        pending: deque[tuple[pa.RecordBatch, AsyncResult[_Done]]] = deque()
-        for batch in stream:
-            pending.append((batch, pool.apply_async(_work_in_worker, (work.identifiers(batch),))))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="pseudonymise")
+    pending: deque[tuple[pa.RecordBatch, Future[_Done]]] = deque()
+    try:
+        for batch in batches:
+            pending.append((batch, pool.submit(work, work.identifiers(batch))))
             if len(pending) > IN_FLIGHT_PER_WORKER * workers:
-                done_batch, result = pending.popleft()
-                yield done_batch, result.get()
+                done_batch, future = pending.popleft()
+                yield done_batch, future.result()
         while pending:
-            done_batch, result = pending.popleft()
-            yield done_batch, result.get()
+            done_batch, future = pending.popleft()
+            yield done_batch, future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _record(
@@ -317,27 +299,10 @@ def _record(
     return pa.RecordBatch.from_arrays([*done.tokens, *(batch.column(c) for c in kept)], schema=out_schema)
 
 
-_B64_CHARS: Final = 4 * -(-DIGEST_BYTES // 3)  # base64 of DIGEST_BYTES + 1 bytes: 44, no padding
-_DIGEST_CHARS: Final = -(-DIGEST_BYTES * 4 // 3)  # unpadded base64 of a digest: 43
-_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
-
-
 def token_array(tokens: TokenBatch, present: npt.NDArray[np.bool_]) -> pa.Array:
-    """``tokens.texts()`` as an Arrow string column, placed at the ``present`` rows and null elsewhere.
-
-    Built without a Python string per token: the digests are base64-encoded in one call, each padded
-    by a zero byte to 33 bytes, so each encodes to 44 characters whose first 43 are exactly the
-    digest's unpadded base64; numpy lays out prefix + digest text per row, which becomes the Arrow
-    data buffer as it is (every token of a batch has the same width).
-    """
-    prefix = f"t1.{tokens.key_type}.v{tokens.link_version}.".encode("ascii")
-    count = len(tokens.digests)
-    encoded = binascii.b2a_base64(b"\0".join(tokens.digests) + b"\0" if count else b"", newline=False)
-    data = np.empty((count, len(prefix) + _DIGEST_CHARS), dtype=np.uint8)
-    data[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
-    digest_text = np.frombuffer(encoded.translate(_URLSAFE), dtype=np.uint8).reshape(count, _B64_CHARS)
-    data[:, len(prefix) :] = digest_text[:, :_DIGEST_CHARS]
-    return fixed_width_strings(present, data)
+    """``tokens.texts()`` as an Arrow string column, placed at the ``present`` rows and null elsewhere,
+    built straight from the C-encoded text rows (no Python string per token)."""
+    return fixed_width_strings(present, tokens.text_rows())
 
 
 def _scan(

@@ -19,21 +19,25 @@ import base64
 import binascii
 import enum
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple, overload
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pseudonymise import _hmacbatch
 from pseudonymise.matchkeys import KeyType
+from pseudonymise.normalise import fixed_width_strings
 
 KEY_BYTES: Final = 32
 DIGEST_BYTES: Final = 32
 _B64_LEN: Final = 43
 _URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
-_BLOCK: Final = 64  # SHA-256 block size (RFC 2104's B)
 #: 32 bytes are 256 bits; 43 base64 characters carry 258, so the last character's low two bits are zero.
 _CANONICAL_B64: Final = "[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"
 
@@ -142,38 +146,24 @@ def token_pattern(stage: int, key_type: KeyType, link_version: int, broker_versi
     return f"^{re.escape(head)}{_CANONICAL_B64}$"
 
 
-class _HmacSha256:
-    """HMAC-SHA256 (RFC 2104) with both padded-key blocks hashed once.
-
-    Each message then costs two ``hashlib`` copies and no Python-level ``hmac`` object: about half the
-    time of ``hmac.HMAC.copy()`` per token. ``prefix`` is absorbed into the inner state once (stage 1's
-    ``key_type || 0x00``). Keys are 32 bytes, shorter than the block, so they are only zero-padded.
+def _hmac_column(key: bytes, prefix: bytes, values: pa.Array) -> bytes:
+    """``HMAC-SHA256(key, prefix || value)`` of every value of an Arrow string or binary column without
+    nulls, back to back: computed in C from the column's own buffers (no Python object per value, GIL
+    released), about eight times faster than a loop over a pre-keyed ``hmac`` object.
     """
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes, prefix: bytes = b"") -> None:
-        block = key.ljust(_BLOCK, b"\x00")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + prefix)
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-    def digests(self, messages: Iterable[bytes]) -> list[bytes]:
-        inner_copy, outer_copy = self._inner.copy, self._outer.copy
-        out = []
-        for message in messages:
-            inner = inner_copy()
-            inner.update(message)
-            outer = outer_copy()
-            outer.update(inner.digest())
-            out.append(outer.digest())
-        return out
+    if values.null_count:
+        raise ValueError("a column to hash must be without nulls")
+    if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
+        width = 8
+    elif pa.types.is_string(values.type) or pa.types.is_binary(values.type):
+        width = 4
+    else:
+        raise TypeError("the column must be of Arrow type string, large_string, binary or large_binary")
+    if not len(values):
+        return b""
+    _, offsets, data = values.buffers()
+    offsets = offsets.slice(values.offset * width, (len(values) + 1) * width)
+    return _hmacbatch.hmac_sha256(key, prefix, offsets, width, b"" if data is None else data)
 
 
 @dataclass(frozen=True)
@@ -201,47 +191,52 @@ class BrokerKey:
 
 
 class Tokeniser:
-    """Stage-1 tokens under one linkage key, with the key and ``key_type || 0x00`` absorbed once per type."""
+    """Stage-1 tokens under one linkage key.
 
-    __slots__ = ("_keyed", "_version")
+    Single values go through stdlib ``hmac`` (a pre-keyed object per key type, the reference); columns
+    through :func:`_hmac_column`, tested equal to it.
+    """
+
+    __slots__ = ("_keyed", "_material", "_version")
 
     def __init__(self, key: LinkageKey) -> None:
         if not isinstance(key, LinkageKey):
             raise TypeError("Tokeniser needs a LinkageKey (a BrokerKey is for stage 2)")
         self._version = key.version
-        self._keyed = {kt: _HmacSha256(key.material, kt.value.encode("ascii") + b"\x00") for kt in KeyType}
+        self._material = key.material
+        self._keyed = {kt: hmac.new(key.material, _stage1_prefix(kt), hashlib.sha256) for kt in KeyType}
 
     def tokenise(self, key_type: KeyType, normalised: str) -> Token:
         """One stage-1 token. ``normalised`` must come from :mod:`pseudonymise.normalise`/``matchkeys``."""
-        return Token(
-            1, key_type, self._version, None, self._keyed[key_type].digest(normalised.encode("utf-8"))
-        )
+        keyed = self._keyed[key_type].copy()
+        keyed.update(normalised.encode("utf-8"))
+        return Token(1, key_type, self._version, None, keyed.digest())
 
     def tokenise_many(self, key_type: KeyType, values: Iterable[str]) -> TokenBatch:
-        """Stage-1 tokens for a column of normalised values (the pipeline's hot path: no per-value object)."""
-        digests = self._keyed[key_type].digests(value.encode("utf-8") for value in values)
-        return TokenBatch(key_type, self._version, digests)
+        """Stage-1 tokens for a column of normalised values (no per-value object)."""
+        return self.tokenise_array(key_type, pa.array(values, pa.large_string()))
 
     def tokenise_array(self, key_type: KeyType, values: pa.Array) -> TokenBatch:
         """:meth:`tokenise_many` of an Arrow string column without nulls, hashing the UTF-8 bytes Arrow
-        already holds (no Python ``str`` or ``encode`` per value: the pipeline's hot path)."""
-        if values.null_count:
-            raise ValueError("tokenise_array needs a column without nulls")
-        binary = pa.large_binary() if pa.types.is_large_string(values.type) else pa.binary()
-        digests = self._keyed[key_type].digests(values.cast(binary).to_pylist())
+        already holds (the pipeline's hot path)."""
+        digests = _hmac_column(self._material, _stage1_prefix(key_type), values)
         return TokenBatch(key_type, self._version, digests)
+
+
+def _stage1_prefix(key_type: KeyType) -> bytes:
+    return key_type.value.encode("ascii") + b"\x00"
 
 
 @dataclass(frozen=True)
 class TokenBatch(Sequence[Token]):
-    """Stage-1 tokens of one key type and key version, stored as a column of digests."""
+    """Stage-1 tokens of one key type and key version, stored as their digests back to back."""
 
     key_type: KeyType
     link_version: int
-    digests: list[bytes] = field(repr=False)
+    digests: bytes = field(repr=False)
 
     def __len__(self) -> int:
-        return len(self.digests)
+        return len(self.digests) // DIGEST_BYTES
 
     @overload
     def __getitem__(self, index: int) -> Token: ...
@@ -249,16 +244,20 @@ class TokenBatch(Sequence[Token]):
     def __getitem__(self, index: slice) -> list[Token]: ...
     def __getitem__(self, index: int | slice) -> Token | list[Token]:
         if isinstance(index, slice):
-            return [Token(1, self.key_type, self.link_version, None, d) for d in self.digests[index]]
-        return Token(1, self.key_type, self.link_version, None, self.digests[index])
+            return [self[i] for i in range(len(self))[index]]
+        start = range(len(self))[index] * DIGEST_BYTES  # IndexError and negative indices as for a list
+        return Token(1, self.key_type, self.link_version, None, self.digests[start : start + DIGEST_BYTES])
+
+    def text_rows(self) -> npt.NDArray[np.uint8]:
+        """The text form of every token (same as ``str(token)``) as ASCII bytes, one row per token (all
+        one width), encoded in C: ready to be an Arrow data buffer as it is."""
+        prefix = f"t1.{self.key_type}.v{self.link_version}.".encode("ascii")
+        text = _hmacbatch.token_texts(prefix, self.digests)
+        return np.frombuffer(text, dtype=np.uint8).reshape(len(self), len(prefix) + _B64_LEN)
 
     def texts(self) -> list[str]:
-        """The text form of every token (same as ``str(token)``), built without per-token objects."""
-        prefix = f"t1.{self.key_type}.v{self.link_version}."
-        b2a, table = binascii.b2a_base64, _URLSAFE
-        return [
-            prefix + b2a(d, newline=False)[:_B64_LEN].translate(table).decode("ascii") for d in self.digests
-        ]
+        """The text form of every token, without per-token objects until the list itself."""
+        return fixed_width_strings(np.ones(len(self), dtype=np.bool_), self.text_rows()).to_pylist()
 
 
 @dataclass(frozen=True)
@@ -271,29 +270,30 @@ class Stage2Column:
     """
 
     key_type: KeyType
-    rows: list[int]
-    digests: list[bytes] = field(repr=False)
+    rows: npt.NDArray[np.int64]
+    digests: pa.FixedSizeBinaryArray = field(repr=False)
     refused: list[tuple[int, TokenInvalid]]
 
 
 class BrokerRekeyer:
     """Stage 2 at the broker: re-key an agency's stage-1 token under the agreement's broker key."""
 
-    __slots__ = ("_keyed", "_version")
+    __slots__ = ("_keyed", "_material", "_version")
 
     def __init__(self, key: BrokerKey) -> None:
         if not isinstance(key, BrokerKey):
             raise TypeError("BrokerRekeyer needs a BrokerKey (a LinkageKey is for stage 1)")
         self._version = key.version
-        self._keyed = _HmacSha256(key.material)
+        self._material = key.material
+        self._keyed = hmac.new(key.material, digestmod=hashlib.sha256)
 
     def stage2(self, token: Token) -> Token:
         """``t2 = HMAC(K_broker, text(t1))``; refuses anything that is not a stage-1 token."""
         if token.stage != 1:
             raise TokenError(TokenInvalid.WRONG_STAGE)
-        return Token(
-            2, token.key_type, token.link_version, self._version, self._keyed.digest(str(token).encode())
-        )
+        keyed = self._keyed.copy()
+        keyed.update(str(token).encode())
+        return Token(2, token.key_type, token.link_version, self._version, keyed.digest())
 
     def stage2_column(
         self, texts: pa.Array | Sequence[str | None], *, key_type: KeyType, link_version: int
@@ -309,8 +309,8 @@ class BrokerRekeyer:
         present = pc.and_(pc.is_valid(column), pc.not_equal(column, ""))
         valid = pc.and_(present, pc.match_substring_regex(column, token_pattern(1, key_type, link_version)))
         valid = pc.fill_null(valid, False)
-        rows = pc.indices_nonzero(valid).to_pylist()
-        digests = self._keyed.digests(pc.cast(column.filter(valid), pa.large_binary()).to_pylist())
+        rows = pc.indices_nonzero(valid).to_numpy().astype(np.int64)
+        digests = _hmac_column(self._material, b"", column.filter(valid))
         refused = []
         for row in pc.indices_nonzero(pc.and_(pc.fill_null(present, False), pc.invert(valid))).to_pylist():
             try:
@@ -319,7 +319,10 @@ class BrokerRekeyer:
                 refused.append((row, exc.reason))
             else:  # token_pattern and Token.parse disagree: a bug, never a silent drop
                 raise AssertionError("token_pattern refused a token Token.parse accepts")
-        return Stage2Column(key_type, rows, digests, refused)
+        digest_array = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(DIGEST_BYTES), len(rows), [None, pa.py_buffer(digests)]
+        )
+        return Stage2Column(key_type, rows, digest_array, refused)
 
     def stage2_text(
         self, text: str, *, key_type: KeyType | None = None, link_version: int | None = None

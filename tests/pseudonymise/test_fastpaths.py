@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import random
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -366,7 +366,7 @@ def _recorder(seen: list[tuple[int, int | None]]) -> Callable[[int, int | None],
 
 
 def test_workers_give_identical_output_report_and_progress(tmp_path: Path) -> None:
-    """Several batches through the fork pool: same bytes, same report, row numbers over the whole file."""
+    """Several batches through the thread pool: same bytes, same report, row numbers over the whole file."""
     source = write_parquet(tmp_path / "in.parquet", 1_000)
     tokeniser = Tokeniser(LinkageKey("a", 1, bytes(32)))
     results = {}
@@ -386,18 +386,17 @@ def test_workers_give_identical_output_report_and_progress(tmp_path: Path) -> No
 def test_worker_failure_surfaces_and_leaves_no_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An error inside a forked worker reaches the caller; no output or partial file is left behind."""
+    """An error inside a worker thread reaches the caller; no output or partial file is left behind."""
     source = write_parquet(tmp_path / "in.parquet", 600)
     calls = {"n": 0}
     real = KeyFormer.form_arrays
 
     def fail_on_third(self: KeyFormer, columns: object, rows: int) -> object:
         calls["n"] += 1
-        if os.getpid() != parent and calls["n"] >= 2:
+        if threading.current_thread() is not threading.main_thread() and calls["n"] >= 2:
             raise PipelineError("column chi: injected failure")
         return real(self, columns, rows)  # type: ignore[arg-type]
 
-    parent = os.getpid()
     monkeypatch.setattr(KeyFormer, "form_arrays", fail_on_third)
     target = tmp_path / "out.csv"
     with pytest.raises(PipelineError, match="injected failure"):

@@ -1,0 +1,6 @@
+from _typeshed import ReadableBuffer
+
+def hmac_sha256(
+    key: ReadableBuffer, prefix: ReadableBuffer, offsets: ReadableBuffer, width: int, data: ReadableBuffer
+) -> bytes: ...
+def token_texts(prefix: ReadableBuffer, digests: ReadableBuffer) -> bytes: ...
