@@ -9,6 +9,11 @@ The first bad sequence number is exact when the row itself gives it away (a gap 
 a stored leaf hash or tree size that does not match). A forger who also rewrites the stored hashes is
 caught by the next checkpoint, which cannot say which row changed; so can a cut-off tail. Then the
 report names the first sequence number no good checkpoint vouches for.
+
+A missing sequence number is always a failure, but the reason says which kind: below a checkpoint's size
+the event was sealed, so it was deleted; above every checkpoint it may also be a number drawn by a
+transaction that never committed (a store that numbers from a sequence files those as gap events when it
+next signs a checkpoint), and the report says so rather than guess.
 """
 
 from __future__ import annotations
@@ -63,6 +68,18 @@ def open_checkpoints(
     return sorted(opened, key=lambda c: c.size), None
 
 
+def _missing(seq: int, checkpoints: Sequence[Checkpoint]) -> str:
+    sealed = max((c.size for c in checkpoints), default=0)
+    if seq < sealed:
+        return (
+            f"sequence number {seq} is missing below the checkpoint at size {sealed}: the event was deleted"
+        )
+    return (
+        f"sequence number {seq} is missing and no checkpoint covers it yet: either the transaction that "
+        "drew it did not commit (the next checkpoint records it as a gap event) or the event was deleted"
+    )
+
+
 def verify_log(entries: Iterable[LogEntry], checkpoints: Sequence[Checkpoint]) -> VerifyReport:
     """Stream ``entries`` (ordered by seq, starting at 0) against already-verified ``checkpoints``.
 
@@ -103,8 +120,9 @@ def verify_log(entries: Iterable[LogEntry], checkpoints: Sequence[Checkpoint]) -
     for expected, (seq, data, stored_hash, stored_size) in enumerate(entries):
         if seq != expected:
             tree.extend(batch)
-            first = min(seq, expected)
-            return bad(first, "sequence has a gap" if seq > expected else "sequence repeats or goes back")
+            if seq > expected:
+                return bad(expected, _missing(expected, pending))
+            return bad(seq, "sequence repeats or goes back")
         h = hasher(prefix + data).digest()
         if stored_hash != h and stored_hash is not None:
             tree.extend(batch)

@@ -3,7 +3,9 @@
 ``body`` is the event's canonical JSON (without its sequence number) and ``leaf_hash`` the RFC 9162 leaf
 hash of ``seq || body`` written at append time. The other columns are copies of body fields kept for
 searching; ``broker audit verify`` rebuilds each event from those columns, so editing one is caught.
-Both tables are append-only in the database (see ``migrations/versions/0004_audit.py``).
+Both tables are append-only in the database (see ``migrations/versions/0004_audit.py``); on PostgreSQL
+``seq`` comes from a sequence, and a number drawn and never committed becomes an ``audit.gap`` event at the
+next checkpoint (``0009_audit_sequence.py``).
 """
 
 from __future__ import annotations

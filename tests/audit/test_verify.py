@@ -121,6 +121,16 @@ def test_truncating_the_tail_is_detected_by_the_last_checkpoint() -> None:
     assert not report.ok and report.first_bad_seq == 21 and report.entries == 25
 
 
+@pytest.mark.parametrize(("missing", "sealed"), [(3, True), (12, False)])
+def test_a_missing_sequence_number_says_whether_a_checkpoint_sealed_it(missing: int, sealed: bool) -> None:
+    """Below a checkpoint only a deletion explains a hole; above, it may be an append that never committed."""
+    rows, notes = _log(16, 10)
+    report = _verify([r for r in rows if r.seq != missing], notes[:1])
+    assert not report.ok and report.first_bad_seq == missing
+    assert f"sequence number {missing} is missing" in (report.reason or "")
+    assert ("did not commit" not in (report.reason or "")) is sealed
+
+
 def test_forged_or_foreign_checkpoints_are_refused() -> None:
     _, notes = _log(8, 4)
     forged = notes[0].replace("\n4\n", "\n5\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,9 @@ def _append(engine: Engine, n: int) -> None:
         service.create_checkpoint(session, NoteSigner.generate(service.ORIGIN))
 
 
-def _refused(engine: Engine, statement: str) -> str:
+def _refused(engine: Engine, statement: str, params: dict[str, object] | None = None) -> str:
     with engine.connect() as conn, pytest.raises(DBAPIError) as info:
-        conn.execute(text(statement))
+        conn.execute(text(statement), params)
         conn.commit()
     return str(info.value.orig)
 
@@ -101,6 +102,46 @@ def test_application_role_can_only_append(app_role: Engine) -> None:
 
 
 @pytest.mark.postgres
+def test_application_role_cannot_draw_numbers_or_fill_holes_itself(app_role: Engine) -> None:
+    """Only the SECURITY DEFINER functions use the sequence, and a gap event goes in only with a checkpoint,
+    only where a number was drawn and never committed."""
+    _append(app_role, 3)
+    for statement in (
+        "SELECT nextval('audit_seq')",
+        "SELECT setval('audit_seq', 1)",
+        "SELECT currval('audit_seq')",
+        "ALTER SEQUENCE audit_seq RESTART WITH 1",
+    ):
+        message = _refused(app_role, statement)
+        assert "permission denied" in message or "must be owner" in message, statement
+    with app_role.connect() as conn:
+        callable_: list[str] = list(
+            conn.execute(
+                text(
+                    "SELECT p.proname FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner "
+                    "WHERE r.rolname = 'broker_audit_owner' AND p.prosecdef "
+                    "AND has_function_privilege(p.oid, 'EXECUTE') "
+                    "ORDER BY 1"
+                )
+            ).scalars()
+        )
+        assert callable_ == ["audit_add_checkpoint", "audit_append"]
+    with transaction(session_factory(app_role)) as session:  # seqs 3 and 4, not yet checkpointed
+        for _ in range(2):
+            service.record(session, AuditEvent(action="records.lookup", decision=Decision.allow))
+    for seq, size, why in (
+        (1, 5, "only fill a hole"),  # sealed by the checkpoint at 3
+        (4, 5, "only fill a hole"),  # a stored event
+        (5, 6, "stay within the log"),  # a number nobody has drawn yet
+    ):
+        gap = service.gap_body(seq, datetime.now(UTC)).decode()
+        statement = f"SELECT audit_add_checkpoint({size}, '\\x00', '', '', ARRAY[:gap])"
+        assert why in _refused(app_role, statement, {"gap": gap}), seq
+    with app_role.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 5
+
+
+@pytest.mark.postgres
 def test_triggers_stop_even_a_superuser(pg_engine: Engine) -> None:
     engine = pg_engine
     _append(engine, 2)
@@ -134,3 +175,18 @@ def test_sqlite_triggers_and_insert_guard(sqlite_engine: Engine) -> None:
         assert any(m in message for m in ("append-only", "next sequence number", "must grow")), statement
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 3
+
+
+def test_sqlite_checkpoint_refuses_a_hole(sqlite_engine: Engine) -> None:
+    """SQLite never files gap events: its appends cannot leave a hole, so one there is forged."""
+    engine = sqlite_engine
+    _append(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_events_insert_guard"))
+        conn.execute(text(FORGED_ROW.format(seq=4, blob="x'00'", size=5)))
+    key = NoteSigner.generate(service.ORIGIN)
+    with (
+        pytest.raises(service.AuditUnavailable, match="Sequence number 3 is missing"),
+        transaction(session_factory(engine)) as session,
+    ):
+        service.create_checkpoint(session, key)

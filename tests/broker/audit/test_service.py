@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.bundle import verify_bundle
@@ -14,6 +15,7 @@ from audit.checkpoint import open_checkpoint
 from audit.event import AuditEvent, Decision
 from audit.merkle import verify_consistency, verify_inclusion
 from audit.note import NoteSigner
+from broker.agencies.models import Agency
 from broker.audit import service
 from broker.audit.models import AuditRecord
 from broker.database import make_engine, session_factory, transaction, upgrade
@@ -161,3 +163,16 @@ def test_a_failed_append_fails_the_caller(sessions: sessionmaker[Session]) -> No
             session.execute(text("PRAGMA query_only = OFF"))
     with sessions() as session:
         assert session.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq.desc()).limit(1)) == 0
+
+
+def test_the_callers_own_failure_at_commit_is_not_reported_as_the_audit_log(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The commit hook flushes the caller's changes before appending, but their errors stay theirs."""
+    with transaction(sessions) as session:
+        session.add(Agency(id="edu-fife", name="Fife education", kind="school", created_at=T0))
+    with pytest.raises(IntegrityError), transaction(sessions) as session:
+        service.record(session, _event(0))
+        session.add(Agency(id="edu-fife", name="again", kind="school", created_at=T0))
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditRecord)) == 0
