@@ -417,11 +417,12 @@ def checkpoint_covering(session: Session, size: int, key: NoteSigner) -> AuditCh
     return create_checkpoint(session, key)
 
 
-def inclusion_proof(session: Session, seq: int, key: NoteSigner) -> InclusionProof:
+def inclusion_proof(session: Session, seq: int, checkpoint: AuditCheckpoint) -> InclusionProof:
+    """Event ``seq``'s proof against ``checkpoint`` (from ``checkpoint_covering``: commit a new one
+    first, so appends are not held off while the tree is built)."""
     row = session.get(AuditRecord, seq)
-    if row is None:
-        raise NotFound(f"No audit event with sequence number {seq}.")
-    checkpoint = checkpoint_covering(session, seq + 1, key)
+    if row is None or seq >= checkpoint.size:
+        raise NotFound(f"No audit event with sequence number {seq} under this checkpoint.")
     tree = _trees.tree(session, checkpoint.size, bytes(checkpoint.root))
     return InclusionProof(
         seq, row.body, bytes(row.leaf_hash), checkpoint, tree.inclusion_proof(seq, checkpoint.size)

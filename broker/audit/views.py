@@ -221,6 +221,7 @@ def latest_checkpoint(
 ) -> CheckpointOut:
     secrets = _secrets(request)
     checkpoint = service.checkpoint_covering(session, service.log_size(session), service.signer(secrets))
+    session.commit()  # a new checkpoint holds appends off until committed: not while proofs are built
     consistency = None if from_size is None else service.consistency_proof(session, from_size, checkpoint)
     _audit_read(session, actor, "audit.checkpoint.read", size=checkpoint.size)
     return _checkpoint_out(checkpoint, secrets, consistency)
@@ -240,7 +241,9 @@ def event_proof(
     found = service.search(session, service.EventFilter(after=seq - 1), scope, limit=1)
     if not found or found[0].seq != seq:
         raise NotFound(f"No audit event with sequence number {seq} that you may read.")
-    proof = service.inclusion_proof(session, seq, service.signer(secrets))
+    checkpoint = service.checkpoint_covering(session, seq + 1, service.signer(secrets))
+    session.commit()  # a new checkpoint holds appends off until committed: not while the tree is built
+    proof = service.inclusion_proof(session, seq, checkpoint)
     _audit_read(session, actor, "audit.proof.read", agreement_id=agreement, purpose=purpose, seq=seq)
     return ProofOut(
         seq=proof.seq,

@@ -69,7 +69,7 @@ def test_checkpoint_proofs_and_verify(sessions: sessionmaker[Session]) -> None:
         second = service.create_checkpoint(session, KEY)
         opened = open_checkpoint(second.note, [KEY.verifier()], service.ORIGIN)
         assert opened.size == 12 and opened.root == bytes(second.root)
-        proof = service.inclusion_proof(session, 3, KEY)
+        proof = service.inclusion_proof(session, 3, second)
         verify_inclusion(3, 12, proof.leaf_hash, proof.proof, opened.root)
         verify_consistency(
             7, 12, bytes(first.root), opened.root, service.consistency_proof(session, 7, second)
@@ -92,7 +92,7 @@ def test_proof_for_an_unsigned_event_signs_a_new_checkpoint(sessions: sessionmak
         service.create_checkpoint(session, KEY)
     _fill(sessions, 6, start=4)
     with transaction(sessions) as session:
-        proof = service.inclusion_proof(session, 5, KEY)
+        proof = service.inclusion_proof(session, 5, service.checkpoint_covering(session, 6, KEY))
         assert proof.checkpoint.size == 6
         verify_inclusion(5, 6, proof.leaf_hash, proof.proof, bytes(proof.checkpoint.root))
 
