@@ -1,24 +1,28 @@
 """Residual-PII scan of columns that should hold no identifiers (free text, undeclared columns).
 
 presidio-analyzer in pattern mode: the ``no_op`` NLP engine loads no model and downloads nothing
-(research/packages.md §2). UK recognisers (NHS, NINO, phone, email, numeric dates) plus our own CHI,
-SCN and strict-postcode recognisers validated by check digit, and an optional deny-list of names the
-caller already knows. A :class:`Finding` names column, row and entity type: never the matched text.
+(research/packages.md §2). presidio's NHS, phone, email and numeric-date recognisers plus our own: CHI
+and SCN validated by check digit, NINO validated by HMRC's prefix rules, strict postcodes, UK mobiles
+and written-out dates; and an optional deny-list of names the caller already knows. Digit identifiers
+may be grouped with spaces or hyphens anywhere, as people type them. A :class:`Finding` names column,
+row and entity type: never the matched text.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from pseudonymise import checkdigits
-from pseudonymise.normalise import normalise_name
+from pseudonymise.normalise import normalise_name, normalise_nino
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine, PatternRecognizer
+    from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerResult
+    from presidio_analyzer.nlp_engine import NlpArtifacts
 
 CHI_ENTITY: Final = "UK_CHI"
 SCN_ENTITY: Final = "UK_SCN"
@@ -38,6 +42,11 @@ _MONTHS: Final = (
     "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
     "|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
+_DAY: Final = "[0-3]?[0-9](?:st|nd|rd|th)?"
+_YEAR: Final = "[12][0-9]{3}"
+# Without a date or a check scheme strong enough on its own, a grouped SCN needs one of these nearby.
+_SCN_CONTEXT: Final = re.compile("scn|candidate|sqa|pupil", re.IGNORECASE)
+_CONTEXT_BEFORE, _CONTEXT_AFTER = 40, 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,42 +70,85 @@ def _digits_only(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
+def _grouped_digits(n: int) -> str:
+    """``n`` digits with at most one space or hyphen between any two (pairs, 3-3-4, 6-4, ...)."""
+    return rf"\b[0-9](?:[ -]?[0-9]){{{n - 1}}}\b"
+
+
 def _recognisers() -> list[PatternRecognizer]:
     from presidio_analyzer import Pattern, PatternRecognizer
 
     class ChiRecogniser(PatternRecognizer):
-        """10 digits (3-3-4 or 6-4 spacing allowed), kept only with a real date and a valid check digit."""
+        """10 digits, however grouped, kept only with a real date and a valid check digit."""
 
         def validate_result(self, pattern_text: str) -> bool:
             return checkdigits.chi_is_valid(_digits_only(pattern_text))
 
     class ScnRecogniser(PatternRecognizer):
-        """9 digits kept only with a valid SCN check digit (1 in 11 random numbers pass, hence score 0.5)."""
+        """9 digits with a valid SCN check digit; grouped ones only with an SCN word nearby.
+
+        1 in 11 random numbers pass the check, so a bare run of 9 digits stays at presidio's validated
+        score, but a grouped one is more often a phone fragment or a reference than an SCN.
+        """
 
         def validate_result(self, pattern_text: str) -> bool:
             digits = _digits_only(pattern_text)
             return checkdigits.scn_check_digit(digits[:8]) == int(digits[8])
 
+        def analyze(
+            self,
+            text: str,
+            entities: list[str],
+            nlp_artifacts: NlpArtifacts | None = None,
+            regex_flags: int | None = None,
+        ) -> list[RecognizerResult]:
+            results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+            return [
+                r
+                for r in results
+                if text[r.start : r.end].isdigit()
+                or _SCN_CONTEXT.search(text, max(0, r.start - _CONTEXT_BEFORE), r.end + _CONTEXT_AFTER)
+            ]
+
+    class NinoRecogniser(PatternRecognizer):
+        """Two prefix letters and three digit pairs, grouped with spaces or hyphens; HMRC prefix rules.
+
+        The suffix letter is often left off; without it the prefix must be in capitals, or 'at 12 34 56'
+        would read as a NINO.
+        """
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return isinstance(normalise_nino(pattern_text), str)
+
     postcode = (
-        r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)"
-        r" ?[0-9][ABD-HJLNP-UW-Z]{2})\b"
+        r"\b(?:GIR *0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)"
+        r" *[0-9][ABD-HJLNP-UW-Z]{2})\b"
     )
+    nino_digits = "(?:[ -]?[0-9]{2}){3}"
     return [
         ChiRecogniser(
-            supported_entity=CHI_ENTITY,
-            patterns=[Pattern("chi", r"\b[0-3][0-9][01][0-9]{3}[ -]?[0-9]{4}\b", 0.9)],
-            context=["chi", "community health index"],
+            supported_entity=CHI_ENTITY, patterns=[Pattern("chi", _grouped_digits(10), 0.9)], name="chi"
         ),
         ScnRecogniser(
-            supported_entity=SCN_ENTITY,
-            patterns=[Pattern("scn", r"\b[0-9]{9}\b", 0.5)],
-            context=["scn", "candidate number", "pupil"],
+            supported_entity=SCN_ENTITY, patterns=[Pattern("scn", _grouped_digits(9), 0.5)], name="scn"
+        ),
+        NinoRecogniser(
+            supported_entity="UK_NINO",
+            patterns=[
+                Pattern("nino", rf"\b[a-z]{{2}}{nino_digits}[ -]?[a-d]\b", 0.5),
+                Pattern("nino without suffix", rf"\b(?-i:[A-Z]{{2}}){nino_digits}\b", 0.5),
+            ],
+            name="nino",
         ),
         # phonenumbers treats some allocated-looking mobile blocks as invalid; a UK mobile shape is enough.
         PatternRecognizer(
             supported_entity="PHONE_NUMBER",
             patterns=[
-                Pattern("uk mobile", r"(?<![0-9])(?:\+44 ?7|07)[0-9]{3} ?[0-9]{3} ?[0-9]{3}(?![0-9])", 0.5)
+                Pattern(
+                    "uk mobile",
+                    r"(?<![0-9])(?:\+44 ?(?:\(0\) ?)?7|07)[0-9]{3} ?[0-9]{3} ?[0-9]{3}(?![0-9])",
+                    0.5,
+                )
             ],
         ),
         # Case-sensitive so ordinary words are not read as postcodes; score above presidio's 0.1
@@ -117,7 +169,8 @@ def _recognisers() -> list[PatternRecognizer]:
             supported_entity="DATE_TIME",
             name="written date",
             patterns=[
-                Pattern("d month yyyy", rf"\b[0-3]?[0-9](?:st|nd|rd|th)? (?:{_MONTHS}) [12][0-9]{{3}}\b", 0.6)
+                Pattern("day month year", rf"\b{_DAY}(?: of)? (?:{_MONTHS}),? {_YEAR}\b", 0.6),
+                Pattern("month day year", rf"\b(?:{_MONTHS}) {_DAY},? {_YEAR}\b", 0.6),
             ],
         ),
     ]
@@ -137,7 +190,6 @@ def analyzer() -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=["en"])
     for recogniser in (
         pr.NhsRecognizer(),
-        pr.UkNinoRecognizer(),
         pr.PhoneRecognizer(supported_regions=("GB",)),
         pr.EmailRecognizer(),
         pr.DateRecognizer(),
