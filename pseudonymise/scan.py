@@ -47,6 +47,12 @@ _YEAR: Final = "[12][0-9]{3}"
 # Without a date or a check scheme strong enough on its own, a grouped SCN needs one of these nearby.
 _SCN_CONTEXT: Final = re.compile("scn|candidate|sqa|pupil", re.IGNORECASE)
 _CONTEXT_BEFORE, _CONTEXT_AFTER = 40, 20
+#: Public service numbers that notes quote to families (Childline, NSPCC, Samaritans, NHS 24, police
+#: non-emergency, emergency, Parentline Scotland, Breathing Space): not personal data, and a finding
+#: quarantines the whole extract. Compared by digits only, so any spacing matches.
+PUBLIC_NUMBERS: Final = frozenset(
+    {"08001111", "08088005000", "116123", "111", "101", "999", "112", "08000282233", "0800838587"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +205,13 @@ def analyzer() -> AnalyzerEngine:
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
 
+def _is_public_number(matched: str) -> bool:
+    digits = "".join(c for c in matched if c.isdigit())
+    if digits.startswith("44"):
+        digits = "0" + digits[2:].removeprefix("0")
+    return digits in PUBLIC_NUMBERS
+
+
 def _deny_recogniser(names: Iterable[str]) -> PatternRecognizer | None:
     from presidio_analyzer import PatternRecognizer
 
@@ -234,6 +247,8 @@ class Scanner:
         )
         best: dict[str, float] = {}
         for r in results:
+            if r.entity_type == "PHONE_NUMBER" and _is_public_number(text[r.start : r.end]):
+                continue
             best[r.entity_type] = max(best.get(r.entity_type, 0.0), r.score)
         return sorted(best.items())
 

@@ -78,3 +78,13 @@ def test_identifiers_grouped_or_written_as_people_type_them_are_found(text: str,
 )
 def test_near_misses_are_not_flagged(text: str) -> None:
     assert Scanner().scan_text(text) == []
+
+
+@pytest.mark.parametrize("note", ["Gave the Childline number, 0800 1111.", "Mum told to ring +44 800 1111."])
+def test_public_helplines_are_not_findings(note: str) -> None:
+    assert Scanner().scan_text(note) == []
+
+
+def test_a_private_number_beside_a_helpline_is_still_found() -> None:
+    found = dict(Scanner().scan_text("Childline 0800 1111; mum on 07700 900123."))
+    assert "PHONE_NUMBER" in found
