@@ -1,15 +1,18 @@
 """Linked-record lookup under load: 50 concurrent clients against the real endpoint on PostgreSQL.
 
 Ours: ``POST /v1/agreements/{id}/records/lookup`` served by the broker app (uvicorn, one process):
-bearer authentication, the active agreement, the policy decision per dataset, the case-reference and
-daily-limit constraints, tokenising the identifiers, the token and subject index buckets, one sealed
-chunk decrypted, and the audit event, committed. Baseline, same run, same database and data: a bare endpoint
-taking the same body that tokenises with keys held in memory and runs the same index queries and chunk
-decryption (``broker.records.service.find_subject`` and ``subject_records``), with no authentication,
-policy, constraints or audit. Both are driven by 50 asyncio clients (httpx) in another process.
+bearer authentication, the live policy and active agreement (the policy's grants are reused while it
+is unchanged), the case-reference and daily-limit constraints (the lookup counted under a per-person
+lock), the current key versions, tokenising the identifiers, the token and subject index buckets, one
+sealed chunk decrypted, and the audit event, committed. Baseline, same run, same database and data: a
+bare endpoint taking the same body that tokenises with keys held in memory and runs the same index
+queries and chunk decryption (``broker.records.service.find_subject`` and ``subject_records``), with
+no authentication, policy, constraints or audit. Both are driven by 50 asyncio clients (httpx) in
+another process.
 
-``ratio`` = our mean time per request / the bare one's (= bare req/s / our req/s). ``--quick``: 1,000
-children and 250 requests per endpoint; default 20,000 children and 5,000 requests. Needs PostgreSQL
+``ratio`` = our mean time per request / the bare one's (= bare req/s / our req/s); ``p50_ratio`` and
+``p99_ratio`` compare the latency percentiles of the same run. ``--quick``: 1,000 children and 250
+requests per endpoint; default 20,000 children and 5,000 requests. Needs PostgreSQL
 (``BROKER_TEST_PG_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``).
 """
 
@@ -272,6 +275,8 @@ def main() -> None:
             {
                 "bench": "lookup",
                 "ratio": round(bare["rps"] / ours["rps"], 2),
+                "p50_ratio": round(ours["p50_ms"] / bare["p50_ms"], 2),
+                "p99_ratio": round(ours["p99_ms"] / bare["p99_ms"], 2),
                 "baseline": "bare endpoint: same body, same token/row index queries and chunk decryption, "
                 "no auth, policy, constraints or audit",
                 "clients": CLIENTS,

@@ -6,13 +6,15 @@ nor logged. A lookup reads the token index and the few sealed chunks holding the
 never scans an extract.
 
 The index buckets and the chunk layout of an extract never change, so their bytes and the unwrapped
-data key are cached per extract (bounded); which extracts are current, the aliases, the policy, the
-constraints and the audit are decided afresh on every request.
+data key are cached per extract (bounded); so are the policy's grants per enforcer and agreement version.
+Which extracts are current, the aliases, which policy is live, the constraints and the audit are
+decided afresh on every request.
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -20,8 +22,10 @@ from datetime import UTC, date, datetime, time
 from typing import Final, TypeVar
 
 import polars as pl
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import Integer, String, and_, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from agreements.model import Agreement
 from audit.event import AuditEvent, Decision
@@ -38,6 +42,7 @@ from broker.keys.service import broker_key, linkage_key
 from broker.records.models import LookupRequest
 from policies.decision import Decision as PolicyDecision
 from policies.decision import Request
+from policies.enforcer import PolicyEnforcer
 from pseudonymise.keymaterial import Purpose
 from pseudonymise.matchkeys import STRONG_KEYS, KeyType, compute_keys
 from pseudonymise.tokens import BrokerRekeyer, Token, TokenError, Tokeniser
@@ -46,8 +51,11 @@ LOOKUP: Final = "record.lookup"
 ACTION: Final = "linked_record_request"
 MIN_WEAK_KEYS: Final = 2
 T = TypeVar("T")
+KeyVersions = tuple[int | None, int | None]
+"""An agreement's newest stage-1 and stage-2 key versions (None: no such key)."""
 BUCKET_CACHE: Final = 4096
 EXTRACT_CACHE: Final = 64
+GRANT_CACHE: Final = 1024
 
 _buckets: Lru[tuple[str, int, int], bytes] = Lru(BUCKET_CACHE)
 _layouts: Lru[str, tuple[bytes, list[int], list[int]]] = Lru(EXTRACT_CACHE)
@@ -89,15 +97,65 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+Granted = tuple[tuple[Grant, ...], PolicyDecision | None]
+GrantKey = tuple[str, str, frozenset[str], str, bool]
+
+
+class _GrantCache:
+    """Grants as one enforcer answered them; the next live enforcer starts afresh (and frees the old)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._enforcer: PolicyEnforcer | None = None
+        self._items: Lru[GrantKey, Granted] = Lru(GRANT_CACHE)
+
+    def of(self, enforcer: PolicyEnforcer) -> Lru[GrantKey, Granted]:
+        with self._lock:
+            if self._enforcer is not enforcer:
+                self._enforcer, self._items = enforcer, Lru(GRANT_CACHE)
+            return self._items
+
+
+_granted = _GrantCache()
+
+
+def active(session: Session, agreement_id: str, at: datetime) -> tuple[PolicyEnforcer, Agreement]:
+    """The live policy and the agreement version it holds as active at ``at``, from one read.
+
+    Only when that version is missing or out of its validity is the agreement read again, to raise the
+    exact refusal (``NotFound`` or ``Forbidden`` with its reason).
+    """
+    enforcer = policy_enforcer(session)
+    agreement = enforcer.active_agreement(agreement_id)
+    if agreement is None or not agreement.validity.covers(at):
+        agreement = get_active_agreement(session, agreement_id, at)
+    return enforcer, agreement
+
+
 def grants(
-    session: Session, actor: Actor, agreement: Agreement, purpose: str, at: datetime
-) -> tuple[list[Grant], PolicyDecision | None]:
+    enforcer: PolicyEnforcer, actor: Actor, agreement: Agreement, purpose: str, at: datetime
+) -> Granted:
     """Per dataset, the fields the policy grants (prohibited ones dropped); else the telling denial.
 
     Asks the policy engine directly, once or twice per dataset, and leaves the auditing to the one
-    lookup event, which carries the deciding rules or the denial reason.
+    lookup event, which carries the deciding rules or the denial reason. Every compiled rule's time
+    window is its agreement's validity, so for the version the enforcer holds as active the answer
+    depends on ``at`` only through whether that validity covers it: it is cached per enforcer (which
+    is immutable) on that, the agreement, the caller's agency and roles and the purpose.
     """
-    enforcer = policy_enforcer(session)
+
+    def ask() -> Granted:
+        return _grants(enforcer, actor, agreement, purpose, at)
+
+    if enforcer.active_agreement(agreement.id) is not agreement:  # a version activated since: ask
+        return ask()
+    key = (agreement.id, actor.agency_id, actor.roles, purpose, agreement.validity.covers(at))
+    return _granted.of(enforcer).get_or_build(key, ask)
+
+
+def _grants(
+    enforcer: PolicyEnforcer, actor: Actor, agreement: Agreement, purpose: str, at: datetime
+) -> Granted:
     out: list[Grant] = []
     denials: list[PolicyDecision] = []
     for dataset in agreement.datasets:
@@ -135,28 +193,74 @@ def grants(
         else:
             denials.append(decision)
     if out:
-        return out, None
+        return tuple(out), None
     # a dataset outside every grant is expected; another reason (role, purpose...) says more
     telling = [d for d in denials if d.reason != "dataset"] or denials
-    return out, telling[0] if telling else None
+    return (), telling[0] if telling else None
+
+
+_AGREEMENT: Final = bindparam("agreement", type_=String())
+
+
+def _newest_keys() -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """The newest stage-1 and stage-2 key versions of agreement ``:agreement``, for any statement."""
+
+    def newest(purpose: Purpose) -> ScalarSelect[int]:
+        return (
+            select(func.max(KeyringEntry.version))
+            .where(KeyringEntry.agreement_id == _AGREEMENT, KeyringEntry.purpose == purpose.value)
+            .scalar_subquery()
+        )
+
+    return newest(Purpose.LINK), newest(Purpose.BROKER)
+
+
+def _admission(limited: bool) -> ReturningInsert[int, int]:
+    """Insert one lookup (``:principal``, ``:agreement``, ``:at``), if ``limited`` only while fewer than
+    ``:limit`` are counted since ``:day``; return the agreement's newest key versions."""
+    row = select(
+        bindparam("principal", type_=LookupRequest.principal_id.type),
+        _AGREEMENT,
+        bindparam("at", type_=LookupRequest.at.type),
+    )
+    if limited:
+        used = (
+            select(func.count())
+            .select_from(LookupRequest)
+            .where(
+                LookupRequest.principal_id == bindparam("principal"),
+                LookupRequest.agreement_id == _AGREEMENT,
+                LookupRequest.at >= bindparam("day", type_=LookupRequest.at.type),
+            )
+            .scalar_subquery()
+        )
+        row = row.where(used < bindparam("limit", type_=Integer()))
+    return (
+        insert(LookupRequest)
+        .from_select(["principal_id", "agreement_id", "at"], row)
+        .returning(*_newest_keys())
+    )
+
+
+# Built once: constructing a statement costs more CPU than running it (SQLAlchemy caches the SQL only).
+_NEWEST_KEYS: Final = select(*_newest_keys())
+_ADMIT: Final = {limited: _admission(limited) for limited in (False, True)}
+_QUOTA_LOCK: Final = text("SELECT pg_advisory_xact_lock(hashtext(:k))")
 
 
 def _current_keys(
-    session: Session, master_key: bytes, agreement_id: str
+    session: Session, master_key: bytes, agreement_id: str, versions: KeyVersions | None = None
 ) -> tuple[Tokeniser, BrokerRekeyer, int]:
     """The agreement's current stage-1 and stage-2 keys, ready to use.
 
-    Which versions are current is read on every request (a rotation takes effect at once); the
-    material of a version never changes, so it is unsealed once per process and version.
+    Which versions are current is read on every request, so a rotation takes effect at once: here,
+    unless the caller read them already (``versions``). The material of a version never changes, so it
+    is unsealed once per process and version.
     """
-    versions = dict(
-        session.execute(
-            select(KeyringEntry.purpose, func.max(KeyringEntry.version))
-            .where(KeyringEntry.agreement_id == agreement_id)
-            .group_by(KeyringEntry.purpose)
-        ).all()
-    )
-    wanted = (master_key, agreement_id, versions.get(Purpose.LINK.value), versions.get(Purpose.BROKER.value))
+    if versions is None:
+        link, stage2 = session.execute(_NEWEST_KEYS, {"agreement": agreement_id}).one()
+        versions = (link, stage2)
+    wanted = (master_key, agreement_id, *versions)
     cached = _keys.get(wanted)
     if cached is not None:
         return cached
@@ -173,9 +277,10 @@ def probe_digests(
     agreement: Agreement,
     identifiers: Mapping[str, str] | None,
     tokens: Mapping[str, str] | None,
+    versions: KeyVersions | None = None,
 ) -> dict[bytes, KeyType]:
     """Stage-2 digests of the probe; identifiers are tokenised here and go no further."""
-    tokeniser, rekeyer, link_version = _current_keys(session, master_key, agreement.id)
+    tokeniser, rekeyer, link_version = _current_keys(session, master_key, agreement.id, versions)
     stage1: list[Token] = []
     if identifiers:
         key_types = {KeyType(k) for d in agreement.datasets for k in d.match_keys} or set(KeyType)
@@ -374,24 +479,25 @@ def subject_records(
     return out
 
 
-def _check_quota(session: Session, actor: Actor, agreement_id: str, limit: int, now: datetime) -> bool:
-    """Whether the caller is still under ``limit`` lookups today (UTC) under this agreement."""
-    if session.get_bind().dialect.name == "postgresql":
-        # serialise one person's concurrent lookups so the count cannot be overtaken
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"lookup:{actor.id}:{agreement_id}"}
-        )
-    start = datetime.combine(now.date(), time(), tzinfo=UTC)
-    used = session.scalar(
-        select(func.count())
-        .select_from(LookupRequest)
-        .where(
-            LookupRequest.principal_id == actor.id,
-            LookupRequest.agreement_id == agreement_id,
-            LookupRequest.at >= start,
-        )
-    )
-    return (used or 0) < limit
+def _admit(
+    session: Session, actor: Actor, agreement_id: str, limit: int | None, now: datetime
+) -> KeyVersions | None:
+    """Count this lookup in the caller's transaction and return the agreement's current key versions;
+    or, when ``limit`` lookups today (UTC) under this agreement are already counted, count nothing and
+    return None.
+
+    Counting, inserting and reading the key versions is one statement. On PostgreSQL one person's
+    lookups under an agreement first queue on a lock held to commit, and that statement starts after
+    the lock is granted, so it sees every lookup committed before it and the count cannot be overtaken.
+    """
+    params: dict[str, object] = {"principal": actor.id, "agreement": agreement_id, "at": now}
+    if limit is not None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(_QUOTA_LOCK, {"k": f"lookup:{actor.id}:{agreement_id}"})
+        params |= {"limit": limit, "day": datetime.combine(now.date(), time(), tzinfo=UTC)}
+    # the Core connection: a Session reads a parameter dict as values for an ORM bulk insert
+    counted = session.connection().execute(_ADMIT[limit is not None], params).first()
+    return None if counted is None else (counted[0], counted[1])
 
 
 def lookup(
@@ -423,10 +529,10 @@ def lookup(
         )
 
     try:
-        agreement = get_active_agreement(session, agreement_id, now)
+        enforcer, agreement = active(session, agreement_id, now)
     except (NotFound, Forbidden) as exc:
         raise denied(str(exc.extra.get("reason", "no_active_agreement")), exc.detail) from None
-    granted, denial = grants(session, actor, agreement, purpose, now)
+    granted, denial = grants(enforcer, actor, agreement, purpose, now)
     if not granted:
         if denial is None:
             raise denied("dataset", f"Agreement '{agreement_id}' has no datasets.")
@@ -434,8 +540,9 @@ def lookup(
     rule_ids = ",".join(sorted({g.rule_id for g in granted if g.rule_id}))
     if any(g.case_reference_required for g in granted) and not (case_reference and case_reference.strip()):
         raise denied("case_reference_required", "This permission requires a case reference.", rule_ids)
-    limits = [g.max_per_day for g in granted if g.max_per_day is not None]
-    if limits and not _check_quota(session, actor, agreement_id, min(limits), now):
+    limit = min((g.max_per_day for g in granted if g.max_per_day is not None), default=None)
+    versions = _admit(session, actor, agreement_id, limit, now)
+    if versions is None:
         record_denial(
             session,
             AuditEvent(
@@ -452,7 +559,7 @@ def lookup(
             ),
         )
         raise TooManyRequests(
-            f"You have made the {min(limits)} lookups this permission allows today.",
+            f"You have made the {limit} lookups this permission allows today.",
             reason="max_requests_per_day",
         )
 
@@ -468,17 +575,15 @@ def lookup(
         purpose=purpose,
         case_reference=case_reference,
     )
-    digests = probe_digests(session, master_key, agreement, identifiers, tokens)
+    digests = probe_digests(session, master_key, agreement, identifiers, tokens, versions)
     try:
         subject = find_subject(session, agreement_id, digests)
     except (NotFound, Conflict) as exc:
-        session.add(LookupRequest(principal_id=actor.id, agreement_id=agreement_id, at=now))
         record(session, replace(event, result={"found": False, "outcome": type(exc).__name__}))
         session.commit()  # the miss is audited and counted although the request fails
         raise
     fields = {g.dataset: g.fields for g in granted}
     records = subject_records(session, master_key, agreement_id, subject, fields)
-    session.add(LookupRequest(principal_id=actor.id, agreement_id=agreement_id, at=now))
     record(
         session,
         replace(

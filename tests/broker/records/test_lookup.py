@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agreements.model import Agreement
@@ -23,6 +25,7 @@ from broker.extracts import frames
 from broker.extracts.cli import submit_http
 from broker.extracts.models import SubjectAlias
 from broker.keys import service as keys
+from broker.records.models import LookupRequest
 from broker.synth.generator import generate
 from pseudonymise.checkdigits import scn_check_digit
 from pseudonymise.matchkeys import KeyType, compute_keys
@@ -134,6 +137,52 @@ def test_case_reference_required_and_daily_limit(
         ("allow", None),
         ("deny", "max_requests_per_day"),
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite runs one writer at a time
+@pytest.mark.parametrize("daily_limit", [4])
+def test_daily_limit_holds_under_concurrent_lookups(
+    fife: Broker, synth_dir: Path, sessions: sessionmaker
+) -> None:
+    """Lookups by one person released at once: exactly the limit are allowed, counted and audited."""
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    racers = 12
+    start = threading.Barrier(racers)
+
+    def race(_: int) -> int:
+        start.wait()
+        return int(fife.lookup(worker, identifiers=pupil, case_reference="C-1").status_code)
+
+    with ThreadPoolExecutor(racers) as pool:
+        codes = sorted(pool.map(race, range(racers)))
+    assert codes == [200] * 4 + [429] * (racers - 4)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(LookupRequest)) == 4
+        events = session.scalars(select(AuditRecord).where(AuditRecord.action == "record.lookup"))
+        decisions = sorted(e.decision for e in events)
+    assert decisions == ["allow"] * 4 + ["deny"] * (racers - 4)
+
+
+def test_a_new_agreement_version_governs_the_next_lookup(
+    fife: Broker, synth_dir: Path, sessions: sessionmaker
+) -> None:
+    """What the policy granted is reused only while the same policy is live."""
+    worker = fife.tokens[("sw-fife", "practitioner")]
+    pupil = _pupil(synth_dir)
+    before = fife.lookup(worker, identifiers=pupil, case_reference="C-5").json()
+    assert set(before["records"][0]["fields"]) == {"school", "stage", "attendance_pct", "asn", "fsm"}
+    document = _document(version=2)
+    for permission in document["permissions"]:
+        if permission["id"] == "P6":
+            permission["fields"]["fife-attendance"] = ["stage"]
+    with transaction(sessions) as session:
+        seed_active_agreement(session, Agreement.model_validate(document))
+    after = fife.lookup(worker, identifiers=pupil, case_reference="C-5").json()
+    assert after["agreement_version"] == 2
+    stages = [{"stage": r["fields"]["stage"]} for r in before["records"]]
+    assert [r["fields"] for r in after["records"]] == stages
 
 
 def test_wrong_purpose_is_denied_with_the_reason(fife: Broker, synth_dir: Path) -> None:
