@@ -330,8 +330,10 @@ def read_and_check(
     checked = Checked(payload=payload, tokens=tokens, rows_total=frame.height)
     for problem in value_problems + token_problems:
         checked.reject_row(problem)
-    unlinked = checked.good().join(tokens.select("_row").unique(), on="_row", how="anti")
-    for row in unlinked["_row"].sort():
+    linked = np.zeros(frame.height + 1, dtype=bool)
+    linked[tokens["_row"].to_numpy()] = True
+    good = checked.good()["_row"].to_numpy()
+    for row in np.sort(good[~linked[good]]).tolist():
         checked.reject_row(Problem("no_token", "Row carries no usable match-key token.", row=row))
     findings = scan_free_text(payload, dataset, checked.good()["_row"])
     if findings:

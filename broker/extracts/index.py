@@ -68,31 +68,37 @@ def bucket_of(key: int, bits: int) -> int:
     return key >> (64 - bits) if bits else 0
 
 
-def _pack(raw: np.ndarray, order: dict[str, np.ndarray]) -> tuple[int, list[tuple[int, bytes]]]:
-    """Bucket bits and (bucket, blob) rows of the (n, width) entries ``raw``, distinct, sorted on ``order``.
+def _pack(raw: np.ndarray, layout: dict[str, tuple[int, int]]) -> tuple[int, list[tuple[int, memoryview]]]:
+    """Bucket bits and (bucket, blob) rows of the (n, width) entries ``raw``, distinct, sorted on ``layout``.
 
-    The first ``order`` column is the search key, the rest break ties; the entries hold the same values
-    big-endian, so a blob's entries sort as their integers do.
+    ``layout`` names the entries' big-endian fields (name -> byte offset, size); the first is the search
+    key, the rest break ties, so a blob's entries sort as their integers do.
     """
-    columns = list(order)
-    key = pl.col(columns[0])
-    # Keys are nearly unique: sort on the key alone, then fully sort and de-duplicate only the runs of
-    # equal keys (repeated tokens), and merge the two sorted parts.
-    ranked = (
-        pl.DataFrame(order)
-        .with_row_index("at")
-        .sort(key)
-        .with_columns(tied=((key == key.shift(1)) | (key == key.shift(-1))).fill_null(False))
-    )
-    repeat = pl.all_horizontal([pl.col(c) == pl.col(c).shift(1) for c in columns]).fill_null(False)
-    runs = ranked.filter("tied").sort(columns).filter(~repeat)
-    ranked = ranked.filter(~pl.col("tied")).merge_sorted(runs, key=columns[0])
-    bits = bucket_bits(ranked.height)
-    keys = ranked[columns[0]].to_numpy()
+    raw = np.ascontiguousarray(raw)
+    first, *rest = layout.items()
+    key = _fields(raw, dict([first]))[first[0]]
+    # Keys are nearly unique (HMAC output): sort on the key alone, then fully sort and de-duplicate
+    # only the runs of equal keys (repeated tokens), which keep their places in the key order.
+    ranked = pl.Series(key).arg_sort().to_numpy(writable=True)
+    keys = key[ranked]
+    same = keys[1:] == keys[:-1]
+    if same.any():
+        tied = np.flatnonzero(np.concatenate(([False], same)) | np.concatenate((same, [False])))
+        at = ranked[tied]
+        columns = [keys[tied], *_fields(raw[at], dict(rest)).values()]
+        order = np.lexsort(columns[::-1])
+        ranked[tied] = at[order]
+        repeat = np.logical_and.reduce([c[order][1:] == c[order][:-1] for c in columns])
+        keep = np.ones(len(ranked), dtype=bool)
+        keep[tied[1:][repeat]] = False
+        ranked, keys = ranked[keep], keys[keep]
+    bits = bucket_bits(len(ranked))
     buckets = keys >> np.uint64(64 - bits) if bits else np.zeros(len(keys), dtype=np.uint64)
     bounds = (np.flatnonzero(np.diff(buckets)) + 1).tolist()
     width = raw.shape[1]
-    blob = raw[ranked["at"].to_numpy()].tobytes()
+    # one gather of whole entries (as opaque records, not bytes) in bucket order; the buckets are
+    # views of it, not copies
+    blob = memoryview(raw.view(np.dtype((np.void, width))).ravel()[ranked].tobytes())
     starts: list[int] = [0, *bounds] if len(keys) else []
     ends = [*bounds, len(keys)]
     return bits, [
@@ -134,16 +140,16 @@ def subject_text(raw: np.ndarray) -> pl.Series:
     return (SUBJECT_PREFIX + pl.Series(array).bin.encode("hex")).alias("subject")
 
 
-def token_buckets(digests: np.ndarray, subjects: np.ndarray) -> tuple[int, list[tuple[int, bytes]]]:
+def token_buckets(digests: np.ndarray, subjects: np.ndarray) -> tuple[int, list[tuple[int, memoryview]]]:
     """Bucket bits and (bucket, blob) rows of the token index; ``digests`` (n, 32), ``subjects`` (n, 12)."""
     raw = np.hstack((digests[:, :16], subjects))
-    return _pack(raw, _fields(raw, {"key": (0, 8), "check": (8, 8), "hi": (16, 8), "lo": (24, 4)}))
+    return _pack(raw, {"key": (0, 8), "check": (8, 8), "hi": (16, 8), "lo": (24, 4)})
 
 
-def subject_buckets(subjects: np.ndarray, rows: np.ndarray) -> tuple[int, list[tuple[int, bytes]]]:
+def subject_buckets(subjects: np.ndarray, rows: np.ndarray) -> tuple[int, list[tuple[int, memoryview]]]:
     """Bucket bits and (bucket, blob) rows of the subject index; ``subjects`` (n, 12), ``rows`` (n,)."""
     raw = np.hstack((subjects, rows.astype(">u4").view(np.uint8).reshape(-1, 4)))
-    return _pack(raw, _fields(raw, {"key": (0, 8), "check": (8, 4), "row": (12, 4)}))
+    return _pack(raw, {"key": (0, 8), "check": (8, 4), "row": (12, 4)})
 
 
 def digest_key(digest: bytes) -> int:

@@ -45,12 +45,16 @@ from broker.linkage.scoring import (
     fit_em,
 )
 
-#: 3: subject ids from a per-agreement counter (``meta["next_seq"]``); version 2 states still load
-STATE_VERSION = 3
-_READABLE_VERSIONS = (2, 3)
+#: 3: subject ids from a per-agreement counter (``meta["next_seq"]``); 4: tokens stored as bytes.
+#: Versions 2 and 3 still load (their text tokens become their UTF-8 bytes).
+STATE_VERSION = 4
+_READABLE_VERSIONS = (2, 3, 4)
+#: what ``add_batch`` takes; ``token`` may also be Binary (a digest as is, no text encoding needed)
 TOKEN_SCHEMA = {"dataset": pl.String, "record_id": pl.String, "key_type": pl.String, "token": pl.String}
 _KEY_SCHEMA = {"dataset": pl.String, "record_id": pl.String}
-_REC_TOKENS = {"rec": pl.Int64, "key_type": pl.String, "token": pl.String}
+#: tokens are held as bytes: text tokens cast for free, digests need no base64 text (a third smaller)
+_REC_TOKENS = {"rec": pl.Int64, "key_type": pl.String, "token": pl.Binary}
+_BATCH_SCHEMA = {**TOKEN_SCHEMA, "token": pl.Binary}
 _ASSIGNMENT_SCHEMA = {"dataset": pl.String, "record_id": pl.String, "subject_id": pl.String}
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 #: first half of every subject-id block, so the counter blocks are used for nothing else
@@ -145,7 +149,7 @@ class LinkageState:
     """Everything needed to resume linkage, as Polars frames plus a plain dict.
 
     ``records``: rec (Int64), dataset, record_id, subject_id.
-    ``tokens``: rec (Int64), key_type, token.
+    ``tokens``: rec (Int64), key_type, token (Binary).
     ``aliases``: alias, subject_id (retired id -> surviving id, already resolved).
     ``meta``: state version, config, fitted model, the EM pattern counts and the subject counter.
     """
@@ -267,10 +271,10 @@ class LinkageEngine:
     def aliases(self) -> dict[str, str]:
         return dict(self._aliases)
 
-    def subjects_for_token(self, key_type: str, token: str) -> list[str]:
+    def subjects_for_token(self, key_type: str, token: str | bytes) -> list[str]:
         """Subjects holding a strong token (normally one; more only after a strong conflict)."""
         strong = self._strong_tokens()
-        recs = strong.filter((pl.col("key_type") == key_type) & (pl.col("token") == token))["rec"]
+        recs = strong.filter((pl.col("key_type") == key_type) & (pl.col("token") == _as_bytes(token)))["rec"]
         return sorted(set(self._subjects(recs.to_numpy())))
 
     def membership(self) -> pl.DataFrame:
@@ -289,13 +293,16 @@ class LinkageEngine:
             .sort("key_type", "token", "subject_id")
         )
 
-    def match(self, tokens: Mapping[str, str | Iterable[str]]) -> list[SubjectMatch]:
+    def match(self, tokens: Mapping[str, str | bytes | Iterable[str | bytes]]) -> list[SubjectMatch]:
         """Subjects a probe's tokens point to, best first, without adding the probe.
 
         Strong matches come first; weak candidates are scored like a new record would be and
         kept when they pass the threshold and do not conflict on a strong key.
         """
-        probe = {kt: ({v} if isinstance(v, str) else set(v)) for kt, v in tokens.items()}
+        probe = {
+            kt: {_as_bytes(v)} if isinstance(v, str | bytes) else {_as_bytes(t) for t in v}
+            for kt, v in tokens.items()
+        }
         probe_strong = {
             kt: next(iter(v)) for kt, v in probe.items() if kt in self.config.strong and len(v) == 1
         }
@@ -357,7 +364,7 @@ class LinkageEngine:
         report = BatchReport()
         cfg = self.config
         n_old = len(self)
-        frame = tokens.select(list(TOKEN_SCHEMA)).cast(TOKEN_SCHEMA)  # type: ignore[arg-type]
+        frame = tokens.select(list(TOKEN_SCHEMA)).cast(_BATCH_SCHEMA)  # type: ignore[arg-type]
         frame, keys = _keyed(frame)
         known = self._recs_of(keys)
         added = keys.join(known.select("rk"), on="rk", how="anti", maintain_order="left")
@@ -533,7 +540,7 @@ class LinkageEngine:
 
     @classmethod
     def from_state(cls, state: LinkageState, subject_key: bytes) -> LinkageEngine:
-        """Rebuild an engine from ``to_state`` output (this version's or version 2's)."""
+        """Rebuild an engine from ``to_state`` output (this version's or versions 2 and 3)."""
         version = state.meta.get("version")
         if version not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported linkage state version {version}; readable: {_READABLE_VERSIONS}")
@@ -812,9 +819,15 @@ class LinkageEngine:
         A token shared by more than ``max_block`` records (in one tier) generates no pairs, and one
         held by a single record cannot: only the others enter the join.
         """
-        sized = self._weak.with_columns(pl.len().over("k").alias("n"))
+        # nearly every weak token is a single record's: a sort finds the shared ones, so that block
+        # sizes are counted over those rows only
+        ordered = self._weak["k"].sort().to_numpy()
+        shared = pl.Series(np.unique(ordered[1:][ordered[1:] == ordered[:-1]]), dtype=pl.UInt64)
+        sized = self._weak.filter(pl.col("k").is_in(shared.implode())).with_columns(
+            pl.len().over("k").alias("n")
+        )
         capped = sized.filter(pl.col("n") > self.config.max_block)["k"].n_unique()
-        usable = sized.filter(pl.col("n").is_between(2, self.config.max_block)).select(
+        usable = sized.filter(pl.col("n") <= self.config.max_block).select(
             "rec", "bit", "k", _at(probe, pl.col("rec")).alias("probe")
         )
         pairs = (
@@ -924,6 +937,11 @@ class LinkageEngine:
 _STRONG_HASH = pl.col("token").hash() ^ pl.col("key_type").hash(seed=1)
 #: a 64-bit hash of a record key; joins on it are made exact by comparing the strings after
 _RECORD_HASH = pl.col("record_id").hash(seed=1) ^ pl.col("dataset").hash(seed=2)
+
+
+def _as_bytes(token: str | bytes) -> bytes:
+    """A probe token as the engine holds it (text tokens are their UTF-8 bytes)."""
+    return token.encode() if isinstance(token, str) else token
 
 
 def _keyed(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -269,7 +269,8 @@ def test_version_2_state_loads_and_other_versions_are_refused() -> None:
     eng.add_records([rec("a", "1", chi="C1")])
     state = eng.to_state()
     old = {k: v for k, v in state.meta.items() if k != "next_seq"} | {"version": 2}
-    loaded = LinkageEngine.from_state(LinkageState(state.records, state.tokens, state.aliases, old), KEY)
+    text_tokens = state.tokens.with_columns(pl.col("token").cast(pl.String))  # as versions 2 and 3 held them
+    loaded = LinkageEngine.from_state(LinkageState(state.records, text_tokens, state.aliases, old), KEY)
     loaded.add_records([rec("b", "2", chi="C2"), rec("c", "3", chi="C1")])
     assert loaded.subject_of("c", "3") == eng.subject_of("a", "1")
     assert loaded.subject_of("b", "2") not in (None, eng.subject_of("a", "1"))
@@ -297,7 +298,7 @@ def test_removal_keeps_the_cluster_and_its_subject_and_drops_the_tokens() -> Non
     assert eng.subject_of("z", "e3:0") == subject
     state = eng.to_state()
     assert state.records.rows() == [(0, "z", "e3:0", subject)]
-    assert sorted(state.tokens["token"].to_list()) == ["S", "U-c"]
+    assert sorted(state.tokens["token"].to_list()) == [b"S", b"U-c"]  # held as bytes
     # the kept cluster still holds its own strong tokens against newcomers
     eng.add_records([rec("w", "e4:0", scn="S", upn="U-other")])
     assert eng.subject_of("w", "e4:0") != subject
@@ -347,8 +348,12 @@ def test_removal_leaves_no_trace_and_never_splits(
         )
     gone = data.draw(st.sampled_from(range(len(batches))))
     before = {(d, r): s for d, r, s in eng.membership().rows()}
-    removed_tokens = {f"{k}{v}" for t in batches[gone] for k, v in t.items()} - {
-        f"{k}{v}" for b, batch in enumerate(batches) if b != gone for t in batch for k, v in t.items()
+    removed_tokens = {f"{k}{v}".encode() for t in batches[gone] for k, v in t.items()} - {
+        f"{k}{v}".encode()
+        for b, batch in enumerate(batches)
+        if b != gone
+        for t in batch
+        for k, v in t.items()
     }
     report = eng.remove(f"d{gone}", prefix=f"e{gone}:")
     assert report.records_removed == sum(1 for t in batches[gone] if t)  # no token, no record
