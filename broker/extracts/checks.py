@@ -8,6 +8,7 @@ event and the logs are built from :class:`Problem` objects only. Row numbers cou
 from __future__ import annotations
 
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from agreements.model import Field as DatasetField
 from pseudonymise.matchkeys import KeyType
 from pseudonymise.scan import Scanner
 from pseudonymise.spec import token_column
-from pseudonymise.tokens import BrokerRekeyer, TokenInvalid
+from pseudonymise.tokens import BrokerRekeyer, Stage2Column, TokenInvalid
 
 MAX_PROBLEMS: Final = 1000
 TOKEN_SCHEMA: Final = {"_row": pl.Int64, "key_type": pl.String, "digest": pl.Binary}
@@ -244,9 +245,16 @@ def rekey_tokens(
     parts: list[pl.DataFrame] = []
     problems: list[Problem] = []
     stale: list[int] = []
-    for column, key_type in token_columns(dataset).items():
+    columns = token_columns(dataset)
+
+    def rekey(column: str) -> Stage2Column:
         texts = frame[column].cast(pl.String, strict=False).to_arrow()
-        rekeyed = rekeyer.stage2_column(texts, key_type=key_type, link_version=link_version)
+        return rekeyer.stage2_column(texts, key_type=columns[column], link_version=link_version)
+
+    # The regex check and the HMAC loop run outside the GIL, so two threads use both cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rekeyed_columns = list(pool.map(rekey, columns))
+    for (column, key_type), rekeyed in zip(columns.items(), rekeyed_columns, strict=True):
         for row, reason in rekeyed.refused:
             if reason is TokenInvalid.WRONG_KEY_VERSION:
                 stale.append(row + 1)

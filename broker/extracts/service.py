@@ -15,6 +15,7 @@ import re
 import struct
 import uuid
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -429,6 +430,18 @@ def _write_index(session: Session, extract: Extract, tokens: pl.DataFrame, subje
     )
 
 
+def _seal(
+    data_key: bytes, extract_id: str, checked: Checked, good: pl.DataFrame
+) -> list[tuple[int, int, bytes]]:
+    """The accepted payload in row order, sealed in chunks (only rejected rows need taking out)."""
+    payload = (
+        checked.payload.join(good, on="_row", how="semi").sort("_row")
+        if checked.bad_rows
+        else checked.payload
+    )
+    return list(storage.seal_chunks(data_key, extract_id, payload))
+
+
 def _store(
     session: Session,
     master_key: bytes,
@@ -437,19 +450,19 @@ def _store(
     good: pl.DataFrame,
     superseded: Extract | None,
 ) -> None:
-    """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction."""
+    """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction.
+
+    Sealing needs neither the database nor the linkage, and polars and AES-GCM let go of the GIL, so it
+    runs on a second thread while the rows are linked.
+    """
     tokens = checked.tokens.join(good, on="_row", how="semi") if checked.bad_rows else checked.tokens
-    subjects = _link(session, master_key, extract, tokens, superseded)
     data_key = storage.new_data_key()
     extract.wrapped_key = storage.wrap_key(master_key, extract.id, data_key)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sealing = pool.submit(_seal, data_key, extract.id, checked, good)
+        subjects = _link(session, master_key, extract, tokens, superseded)
+        chunks = sealing.result()
     session.flush()  # the extract row exists before the rows that refer to it
-    # read in row order: only rejected rows need taking out
-    payload = (
-        checked.payload.join(good, on="_row", how="semi").sort("_row")
-        if checked.bad_rows
-        else checked.payload
-    )
-    chunks = storage.seal_chunks(data_key, extract.id, payload)
     _bulk_insert(
         session,
         ExtractChunk,
