@@ -77,6 +77,15 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database migrated to head (for PostgreSQL-only tests)."""
+    eng = make_engine(pg_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
 

@@ -45,14 +45,6 @@ def _refused(engine: Engine, statement: str, params: dict[str, object] | None = 
 
 
 @pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     upgrade(engine)

@@ -4,7 +4,7 @@ commits out of order, and the holes a transaction that drew a number and did not
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -17,19 +17,11 @@ from audit.event import AuditEvent, Decision
 from audit.note import NoteSigner
 from broker.audit import service
 from broker.audit.models import AuditRecord
-from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.database import session_factory, transaction
 
 pytestmark = pytest.mark.postgres
 
 KEY = NoteSigner.generate(service.ORIGIN)
-
-
-@pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _event(i: int) -> AuditEvent:
