@@ -329,9 +329,8 @@ def _record_merges(session: Session, agreement_id: str, merged: dict[str, str]) 
     )
 
 
-def _save_engine(snapshot: LinkageSnapshot, engine: LinkageEngine) -> None:
-    state = engine.to_state()
-    snapshot.state = _pack_state(state)
+def _save_engine(snapshot: LinkageSnapshot, state: LinkageState, packed: bytes) -> None:
+    snapshot.state = packed
     snapshot.records = state.records.height
     snapshot.updated_at = _now()
 
@@ -343,8 +342,9 @@ def _records_of(extract: Extract) -> str:
 
 def _link(
     session: Session, master_key: bytes, extract: Extract, tokens: pl.DataFrame, superseded: Extract | None
-) -> pl.DataFrame:
-    """Add the accepted rows to the agreement's linkage space; returns (_row, subject).
+) -> tuple[pl.DataFrame, LinkageSnapshot, LinkageState]:
+    """Add the accepted rows to the agreement's linkage space; returns (_row, subject), the snapshot
+    row and the new state (for the caller to pack and save).
 
     The superseded extract's records leave the linkage space after the new ones joined it, so the
     children keep their subject pseudonyms (clusters never split) and stale tokens stop linking.
@@ -365,11 +365,11 @@ def _link(
         _record_merges(session, extract.agreement_id, report.merged)
     if superseded is not None:
         engine.remove(superseded.dataset_id, prefix=_records_of(superseded))
-    _save_engine(snapshot, engine)
-    return report.assignments.filter(pl.col("dataset") == extract.dataset_id).select(
+    subjects = report.assignments.filter(pl.col("dataset") == extract.dataset_id).select(
         pl.col("record_id").str.strip_prefix(prefix).cast(pl.Int64).alias("_row"),
         pl.col("subject_id").alias("subject"),
     )
+    return subjects, snapshot, engine.to_state()
 
 
 def _bulk_insert(
@@ -403,21 +403,33 @@ def _bulk_insert(
         connection.exec_driver_sql(statement, batch)
 
 
-def _write_index(session: Session, extract: Extract, tokens: pl.DataFrame, subjects: pl.DataFrame) -> None:
+@dataclass(frozen=True)
+class _IndexedTokens:
+    """The tokens the token index holds: their row numbers, digests (n, 32) and key order."""
+
+    rows: np.ndarray
+    digests: np.ndarray
+    order: index.KeyOrder
+
+
+def _indexed_tokens(tokens: pl.DataFrame) -> _IndexedTokens:
+    """Needs no subjects, so it runs on the second thread while the rows are linked."""
+    indexed = tokens.filter(pl.col("key_type").is_in([k.value for k in index.INDEXED_KEYS]))
+    digests = index.fixed_bytes(indexed["digest"], DIGEST_BYTES)
+    return _IndexedTokens(indexed["_row"].to_numpy(), digests, index.token_order(digests))
+
+
+def _write_index(session: Session, extract: Extract, tokens: _IndexedTokens, subjects: pl.DataFrame) -> None:
     """The extract's token -> subject and subject -> row buckets (``broker.extracts.index``)."""
     rows = subjects["_row"].to_numpy()
     raw = index.subject_bytes(subjects["subject"])
     extract.subject_bits, subject_buckets = index.subject_buckets(raw, rows)
-    indexed = tokens.filter(pl.col("key_type").is_in([k.value for k in index.INDEXED_KEYS]))
-    token_rows = indexed["_row"].to_numpy()
-    position = np.full(int(max(rows.max(), token_rows.max(initial=0))) + 1, -1, dtype=np.int64)
+    position = np.full(int(max(rows.max(), tokens.rows.max(initial=0))) + 1, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))  # row number -> its line in ``subjects``
-    located = position[token_rows]
+    located = position[tokens.rows]
     if (located < 0).any():
         raise RuntimeError("linkage assigned no subject to a row that carries tokens")
-    extract.token_bits, token_buckets = index.token_buckets(
-        index.fixed_bytes(indexed["digest"], DIGEST_BYTES), raw[located]
-    )
+    extract.token_bits, token_buckets = index.token_buckets(tokens.digests, raw[located], tokens.order)
     _bulk_insert(
         session,
         ExtractIndexBucket,
@@ -452,24 +464,29 @@ def _store(
 ) -> None:
     """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction.
 
-    Sealing needs neither the database nor the linkage, and polars and AES-GCM let go of the GIL, so it
-    runs on a second thread while the rows are linked.
+    Sealing and sorting the indexed digests need neither the database nor the linkage, and polars,
+    numpy and AES-GCM let go of the GIL, so they run on a second thread while the rows are linked;
+    packing the new linkage state (polars IPC) runs there while the indexes are built. The database
+    stays on this thread.
     """
     tokens = checked.tokens.join(good, on="_row", how="semi") if checked.bad_rows else checked.tokens
     data_key = storage.new_data_key()
     extract.wrapped_key = storage.wrap_key(master_key, extract.id, data_key)
     with ThreadPoolExecutor(max_workers=1) as pool:
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
-        subjects = _link(session, master_key, extract, tokens, superseded)
+        indexing = pool.submit(_indexed_tokens, tokens)
+        subjects, snapshot, state = _link(session, master_key, extract, tokens, superseded)
+        packing = pool.submit(_pack_state, state)
         chunks = sealing.result()
-    session.flush()  # the extract row exists before the rows that refer to it
-    _bulk_insert(
-        session,
-        ExtractChunk,
-        ("extract_id", "seq", "first_row", "sealed"),
-        ((extract.id, seq, first, sealed) for seq, first, sealed in chunks),
-    )
-    _write_index(session, extract, tokens, subjects)
+        session.flush()  # the extract row exists before the rows that refer to it
+        _bulk_insert(
+            session,
+            ExtractChunk,
+            ("extract_id", "seq", "first_row", "sealed"),
+            ((extract.id, seq, first, sealed) for seq, first, sealed in chunks),
+        )
+        _write_index(session, extract, indexing.result(), subjects)
+        _save_engine(snapshot, state, packing.result())
 
 
 def is_current(agreement_id: str) -> list[ColumnElement[bool]]:
@@ -660,7 +677,8 @@ def purge_expired(session: Session, master_key: bytes, at: datetime | None = Non
         engine, snapshot = load_engine(session, master_key, agreement_id)
         for extract in (e for e in due if e.agreement_id == agreement_id):
             engine.remove(extract.dataset_id, prefix=_records_of(extract))
-        _save_engine(snapshot, engine)
+        state = engine.to_state()
+        _save_engine(snapshot, state, _pack_state(state))
     for extract in due:
         deleted = session.execute(
             delete(ExtractIndexBucket).where(ExtractIndexBucket.extract_id == extract.id)

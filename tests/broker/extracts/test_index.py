@@ -44,6 +44,8 @@ def test_token_index_finds_every_pair_and_nothing_else(
     digests = _raw([d for d, _ in pairs], 32)
     subjects = index.subject_bytes(pl.Series([s for _, s in pairs]))
     bits, buckets = index.token_buckets(digests, subjects)
+    # the key order sorted ahead (while linkage runs) gives the same buckets, byte for byte
+    assert index.token_buckets(digests, subjects, index.token_order(digests)) == (bits, buckets)
     blobs = dict(buckets)
     assert len(blobs) == len(buckets) and bits == index.bucket_bits(len(set(pairs)))
     assert sum(len(b) for b in blobs.values()) == index.TOKEN_ENTRY.itemsize * len(set(pairs))
