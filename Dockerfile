@@ -3,6 +3,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     BROKER_HOST=0.0.0.0 BROKER_PORT=8000 BROKER_SECRETS_DIR=/run/broker-secrets
 WORKDIR /app
+# gcc and the OpenSSL headers build the one C extension (pseudonymise/_hmacbatch.c, the batch HMAC)
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.lock pyproject.toml README.md ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY . .

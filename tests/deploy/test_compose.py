@@ -23,3 +23,5 @@ def test_dockerfile_runs_migrations_then_serves_as_non_root() -> None:
     assert "requirements.lock" in dockerfile
     assert "USER broker" in dockerfile
     assert "broker db upgrade && broker serve" in dockerfile
+    # the C extension (setup.py) needs a compiler and the OpenSSL headers in the image
+    assert "gcc" in dockerfile and "libssl-dev" in dockerfile
