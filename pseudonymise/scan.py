@@ -206,7 +206,7 @@ def analyzer() -> AnalyzerEngine:
 
 
 def _is_public_number(matched: str) -> bool:
-    digits = "".join(c for c in matched if c.isdigit())
+    digits = _digits_only(matched)
     if digits.startswith("44"):
         digits = "0" + digits[2:].removeprefix("0")
     return digits in PUBLIC_NUMBERS

@@ -67,22 +67,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a database migrated to head."""
-    eng = make_engine(db_url)
+def _migrated(url: str) -> Iterator[Engine]:
+    eng = make_engine(url)
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database migrated to head."""
+    yield from _migrated(db_url)
 
 
 @pytest.fixture
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     """An engine on a fresh PostgreSQL database migrated to head (for PostgreSQL-only tests)."""
-    eng = make_engine(pg_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
+    yield from _migrated(pg_url)
 
 
 @pytest.fixture
