@@ -128,8 +128,8 @@ def _digest(part: str) -> bytes:
         digest = base64.urlsafe_b64decode(part + "=")
     except (binascii.Error, ValueError):
         raise TokenError(TokenInvalid.MALFORMED) from None
-    if base64.urlsafe_b64encode(digest)[:_B64_LEN].decode("ascii") != part:
-        raise TokenError(TokenInvalid.MALFORMED)  # non-canonical trailing bits
+    if len(digest) != DIGEST_BYTES or base64.urlsafe_b64encode(digest)[:_B64_LEN].decode("ascii") != part:
+        raise TokenError(TokenInvalid.MALFORMED)  # padding inside the text, or non-canonical trailing bits
     return digest
 
 
