@@ -341,35 +341,31 @@ def _records_of(extract: Extract) -> str:
 
 
 def _link(
-    session: Session, master_key: bytes, extract: Extract, tokens: pl.DataFrame, superseded: Extract | None
-) -> tuple[pl.DataFrame, LinkageSnapshot, LinkageState]:
-    """Add the accepted rows to the agreement's linkage space; returns (_row, subject), the snapshot
-    row and the new state (for the caller to pack and save).
+    engine: LinkageEngine, extract: Extract, tokens: pl.DataFrame, superseded: Extract | None
+) -> tuple[pl.DataFrame, dict[str, str], LinkageState]:
+    """Add the accepted rows to the agreement's linkage space; returns (_row, subject), the subject ids
+    the batch retired (-> survivor) and the new state. No database work: it runs beside it.
 
     The superseded extract's records leave the linkage space after the new ones joined it, so the
     children keep their subject pseudonyms (clusters never split) and stale tokens stop linking.
     """
-    engine, snapshot = load_engine(session, master_key, extract.agreement_id)
     prefix = _records_of(extract)
-    # one record id text per row, gathered for each of its tokens (the copies share the text)
-    last = int(tokens.select(pl.col("_row").max()).item() or 0)
-    record_ids = prefix + pl.int_range(last + 1, eager=True).cast(pl.String)
-    batch = tokens.select(
-        pl.lit(extract.dataset_id).alias("dataset"),
-        pl.lit(record_ids).gather(pl.col("_row")).alias("record_id"),
-        pl.col("key_type"),
-        link_token(pl.col("digest")).alias("token"),
+    # one linkage record per row that carries tokens, named once; each token points at its record's line
+    rows = tokens.get_column("_row").unique().sort()
+    line = np.zeros(int(rows[-1]) + 1 if len(rows) else 0, dtype=np.int64)
+    line[rows.to_numpy()] = np.arange(len(rows))
+    report = engine.add_rows(
+        pl.DataFrame({"dataset": extract.dataset_id, "record_id": prefix + rows.cast(pl.String)}),
+        tokens.select(
+            pl.lit(pl.Series(line)).gather(pl.col("_row")).alias("row"),
+            pl.col("key_type"),
+            link_token(pl.col("digest")).alias("token"),
+        ),
     )
-    report = engine.add_batch(batch)
-    if report.merged:
-        _record_merges(session, extract.agreement_id, report.merged)
     if superseded is not None:
         engine.remove(superseded.dataset_id, prefix=_records_of(superseded))
-    subjects = report.assignments.filter(pl.col("dataset") == extract.dataset_id).select(
-        pl.col("record_id").str.strip_prefix(prefix).cast(pl.Int64).alias("_row"),
-        pl.col("subject_id").alias("subject"),
-    )
-    return subjects, snapshot, engine.to_state()
+    subjects = pl.DataFrame({"_row": rows, "subject": report.assignments["subject_id"]})
+    return subjects, report.merged, engine.to_state()
 
 
 def _bulk_insert(
@@ -419,26 +415,34 @@ def _indexed_tokens(tokens: pl.DataFrame) -> _IndexedTokens:
     return _IndexedTokens(indexed["_row"].to_numpy(), digests, index.token_order(digests))
 
 
-def _write_index(session: Session, extract: Extract, tokens: _IndexedTokens, subjects: pl.DataFrame) -> None:
+@dataclass(frozen=True)
+class _Index:
+    """An extract's index buckets, ready to insert, and the bucket bits the extract row records."""
+
+    token_bits: int
+    subject_bits: int
+    rows: list[tuple[int, int, memoryview]]
+
+
+def _build_index(tokens: _IndexedTokens, subjects: pl.DataFrame) -> _Index:
     """The extract's token -> subject and subject -> row buckets (``broker.extracts.index``)."""
     rows = subjects["_row"].to_numpy()
     raw = index.subject_bytes(subjects["subject"])
-    extract.subject_bits, subject_buckets = index.subject_buckets(raw, rows)
+    subject_bits, subject_buckets = index.subject_buckets(raw, rows)
     position = np.full(int(max(rows.max(), tokens.rows.max(initial=0))) + 1, -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))  # row number -> its line in ``subjects``
     located = position[tokens.rows]
     if (located < 0).any():
         raise RuntimeError("linkage assigned no subject to a row that carries tokens")
-    extract.token_bits, token_buckets = index.token_buckets(tokens.digests, raw[located], tokens.order)
-    _bulk_insert(
-        session,
-        ExtractIndexBucket,
-        ("extract_id", "kind", "bucket", "entries"),
-        (
-            (extract.id, int(kind), bucket, blob)
+    token_bits, token_buckets = index.token_buckets(tokens.digests, raw[located], tokens.order)
+    return _Index(
+        token_bits,
+        subject_bits,
+        [
+            (int(kind), bucket, blob)
             for kind, buckets in ((index.Kind.TOKEN, token_buckets), (index.Kind.SUBJECT, subject_buckets))
             for bucket, blob in buckets
-        ),
+        ],
     )
 
 
@@ -464,29 +468,41 @@ def _store(
 ) -> None:
     """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction.
 
-    Sealing and sorting the indexed digests need neither the database nor the linkage, and polars,
-    numpy and AES-GCM let go of the GIL, so they run on a second thread while the rows are linked;
-    packing the new linkage state (polars IPC) runs there while the indexes are built. The database
-    stays on this thread.
+    The work is split so that the database writes overlap the computing: sealing, sorting the indexed
+    digests, linking, packing the linkage state and building the index buckets run on two worker
+    threads (polars, numpy, AES-GCM and sqlite3 let go of the GIL), while this thread, the only one
+    using the session, writes each result as soon as it is ready.
     """
     tokens = checked.tokens.join(good, on="_row", how="semi") if checked.bad_rows else checked.tokens
     data_key = storage.new_data_key()
     extract.wrapped_key = storage.wrap_key(master_key, extract.id, data_key)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    engine, snapshot = load_engine(session, master_key, extract.agreement_id)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        linking = pool.submit(_link, engine, extract, tokens, superseded)
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
         indexing = pool.submit(_indexed_tokens, tokens)
-        subjects, snapshot, state = _link(session, master_key, extract, tokens, superseded)
-        packing = pool.submit(_pack_state, state)
-        chunks = sealing.result()
         session.flush()  # the extract row exists before the rows that refer to it
         _bulk_insert(
             session,
             ExtractChunk,
             ("extract_id", "seq", "first_row", "sealed"),
-            ((extract.id, seq, first, sealed) for seq, first, sealed in chunks),
+            ((extract.id, seq, first, sealed) for seq, first, sealed in sealing.result()),
         )
-        _write_index(session, extract, indexing.result(), subjects)
+        subjects, merged, state = linking.result()
+        packing = pool.submit(_pack_state, state)
+        building = pool.submit(_build_index, indexing.result(), subjects)
+        if merged:
+            _record_merges(session, extract.agreement_id, merged)
         _save_engine(snapshot, state, packing.result())
+        session.flush()
+        built = building.result()
+        extract.token_bits, extract.subject_bits = built.token_bits, built.subject_bits
+        _bulk_insert(
+            session,
+            ExtractIndexBucket,
+            ("extract_id", "kind", "bucket", "entries"),
+            ((extract.id, kind, bucket, blob) for kind, bucket, blob in built.rows),
+        )
 
 
 def is_current(agreement_id: str) -> list[ColumnElement[bool]]:
