@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -26,6 +27,11 @@ from broker.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("BROKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("BROKER_REQUIRE_POSTGRES") == "1"
+
+# Property tests explore new random examples on every local run; CI (HYPOTHESIS_PROFILE=ci) draws a
+# fixed sequence, so a commit passes or fails there the same way every time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _pg_admin() -> Engine | None:

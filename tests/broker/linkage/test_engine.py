@@ -531,3 +531,36 @@ def test_superseding_extract_keeps_the_children_subjects_when_added_before_the_r
     assert eng.remove("edu", prefix="e1:") == RemovalReport(2, 2, 1)
     assert eng.subject_of("edu", "e2:0") == before[0]
     assert eng.subject_of("edu", "e2:1") not in before
+
+
+def test_add_rows_equals_add_batch_and_answers_in_records_order() -> None:
+    """The extract path (records named once, tokens by row number) links exactly as the long frame."""
+    batch = [
+        *population(60),
+        rec("x", "t1", chi="C1", wa="A"),
+        rec("y", "t2", scn="S1", wa="A", wb="B"),
+        rec("y", "t3", chi="C1", scn="S1"),
+        rec("x", "t4"),
+    ]
+    long_eng, rows_eng = LinkageEngine(KEY, WEAK), LinkageEngine(KEY, WEAK)
+    long_report = long_eng.add_records(batch)
+    records = pl.DataFrame({"dataset": [r.dataset for r in batch], "record_id": [r.record_id for r in batch]})
+    order = list(reversed(range(len(batch))))  # tokens in any order: rows point at their record
+    tokens = pl.DataFrame(
+        [(i, kt, tok.encode()) for i in order for kt, tok in batch[i].tokens.items()],
+        schema={"row": pl.Int64, "key_type": pl.String, "token": pl.Binary},
+        orient="row",
+    )
+    rows_report = rows_eng.add_rows(records, tokens)
+    assert rows_report.assignments.select("dataset", "record_id").equals(records)
+    # the long frame cannot name a record without tokens; the rows path keeps it, as its own child
+    ours = rows_eng.membership().filter(pl.col("record_id") != "t4")
+    assert ours.sort("dataset", "record_id").equals(long_eng.membership().sort("dataset", "record_id"))
+    assert (rows_report.strong_links, rows_report.weak_links) == (
+        long_report.strong_links,
+        long_report.weak_links,
+    )
+    assert rows_eng.subject_of("x", "t1") == rows_eng.subject_of("y", "t3") == rows_eng.subject_of("y", "t2")
+    assert rows_eng.subject_of("x", "t4") not in {rows_eng.subject_of("x", "t1"), None}
+    with pytest.raises(ValueError, match="distinct"):
+        rows_eng.add_rows(pl.concat([records.head(2), records.head(1)]), tokens.head(0))
