@@ -23,6 +23,7 @@ from typing import Any, Final, cast
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from polars._typing import PolarsDataType
 from sqlalchemy import ColumnElement, Table, delete, select, update
 from sqlalchemy.engine import CursorResult
@@ -238,11 +239,20 @@ def _recast(frame: pl.DataFrame, types: Mapping[str, PolarsDataType]) -> pl.Data
 
 
 def _pack_state(state: LinkageState) -> bytes:
-    """Length-prefixed Arrow IPC frames plus the JSON meta."""
+    """Length-prefixed parts: the JSON meta, the records, tokens and aliases frames as Arrow IPC and, as
+    a fifth part, the link tokens as one run of fixed 16-byte values, uncompressed: they are random
+    bytes, so zstd spent a second on them for nothing, and a run needs no offsets. (Tokens of another
+    size, only ever met in states from before version 4, stay in the tokens frame.)"""
+    tokens = state.tokens
+    raw = None
+    column = tokens["token"]
+    if tokens.height and column.dtype == pl.Binary and (column.bin.size() == LINK_TOKEN_BYTES).all():
+        raw = index.fixed_bytes(column, LINK_TOKEN_BYTES)
+        tokens = tokens.drop("token")
     meta = json.dumps(state.meta, sort_keys=True).encode()
     buffer = io.BytesIO()
     buffer.write(struct.pack(">Q", len(meta)) + meta)
-    for frame in (state.records, state.tokens, state.aliases):
+    for frame in (state.records, tokens, state.aliases):
         start = buffer.tell()
         buffer.write(bytes(8))  # the length, filled in below: one buffer, no copies of the frames
         _recast(frame, _STORED).write_ipc(buffer, compression="zstd")
@@ -250,21 +260,30 @@ def _pack_state(state: LinkageState) -> bytes:
         buffer.seek(start)
         buffer.write(struct.pack(">Q", end - start - 8))
         buffer.seek(end)
+    if raw is not None:
+        buffer.write(struct.pack(">Q", raw.nbytes))
+        buffer.write(raw.data)
     return buffer.getvalue()
 
 
 def _unpack_state(blob: bytes) -> LinkageState:
     """Inverse of :func:`_pack_state`; a state from before version 4 gets its text tokens as bytes."""
-    parts: list[bytes] = []
+    view = memoryview(blob)
+    parts: list[memoryview] = []
     offset = 0
-    while offset < len(blob):
-        (size,) = struct.unpack_from(">Q", blob, offset)
-        parts.append(blob[offset + 8 : offset + 8 + size])
+    while offset < len(view):
+        (size,) = struct.unpack_from(">Q", view, offset)
+        parts.append(view[offset + 8 : offset + 8 + size])
         offset += 8 + size
-    meta_json, records, tokens, aliases = parts
-    meta = json.loads(meta_json)
+    meta_json, records, tokens, aliases, *raw = parts
+    meta = json.loads(bytes(meta_json))
     token_frame = _recast(pl.read_ipc(io.BytesIO(tokens)), _HELD)
-    if meta.get("version", 0) < _BINARY_TOKENS_SINCE:
+    if raw:
+        run = pa.py_buffer(raw[0])
+        size = len(run) // LINK_TOKEN_BYTES
+        fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(LINK_TOKEN_BYTES), size, [None, run])
+        token_frame = token_frame.with_columns(pl.Series("token", fixed, dtype=pl.Binary))
+    elif meta.get("version", 0) < _BINARY_TOKENS_SINCE:
         token_frame = token_frame.with_columns(_text_link_token(pl.col("token")))
     return LinkageState(
         records=_recast(pl.read_ipc(io.BytesIO(records)), _HELD),
@@ -341,21 +360,25 @@ def _records_of(extract: Extract) -> str:
 
 
 def _link(
-    engine: LinkageEngine, extract: Extract, tokens: pl.DataFrame, superseded: Extract | None
+    engine: LinkageEngine, extract: tuple[str, str], tokens: pl.DataFrame, superseded: tuple[str, str] | None
 ) -> tuple[pl.DataFrame, dict[str, str], LinkageState]:
-    """Add the accepted rows to the agreement's linkage space; returns (_row, subject), the subject ids
-    the batch retired (-> survivor) and the new state. No database work: it runs beside it.
+    """Add the accepted rows of ``extract`` (dataset, record-id prefix) to the agreement's linkage space;
+    returns (_row, subject), the subject ids the batch retired (-> survivor) and the new state.
 
-    The superseded extract's records leave the linkage space after the new ones joined it, so the
-    children keep their subject pseudonyms (clusters never split) and stale tokens stop linking.
+    It runs on a worker thread beside the database work, so it is given plain values, never ORM
+    objects (reading an expired attribute would use the session from two threads). The superseded
+    extract's records leave the linkage space after the new ones joined it, so the children keep their
+    subject pseudonyms (clusters never split) and stale tokens stop linking.
     """
-    prefix = _records_of(extract)
+    dataset_id, prefix = extract
     # one linkage record per row that carries tokens, named once; each token points at its record's line
-    rows = tokens.get_column("_row").unique().sort()
-    line = np.zeros(int(rows[-1]) + 1 if len(rows) else 0, dtype=np.int64)
-    line[rows.to_numpy()] = np.arange(len(rows))
+    token_rows = tokens.get_column("_row").to_numpy()
+    carries = np.zeros(int(token_rows.max(initial=-1)) + 1, dtype=bool)
+    carries[token_rows] = True
+    rows = pl.Series("_row", np.flatnonzero(carries))
+    line = np.cumsum(carries) - 1  # row number -> its line among the rows with tokens
     report = engine.add_rows(
-        pl.DataFrame({"dataset": extract.dataset_id, "record_id": prefix + rows.cast(pl.String)}),
+        pl.DataFrame({"dataset": dataset_id, "record_id": prefix + rows.cast(pl.String)}),
         tokens.select(
             pl.lit(pl.Series(line)).gather(pl.col("_row")).alias("row"),
             pl.col("key_type"),
@@ -363,7 +386,7 @@ def _link(
         ),
     )
     if superseded is not None:
-        engine.remove(superseded.dataset_id, prefix=_records_of(superseded))
+        engine.remove(superseded[0], prefix=superseded[1])
     subjects = pl.DataFrame({"_row": rows, "subject": report.assignments["subject_id"]})
     return subjects, report.merged, engine.to_state()
 
@@ -478,7 +501,13 @@ def _store(
     extract.wrapped_key = storage.wrap_key(master_key, extract.id, data_key)
     engine, snapshot = load_engine(session, master_key, extract.agreement_id)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        linking = pool.submit(_link, engine, extract, tokens, superseded)
+        linking = pool.submit(
+            _link,
+            engine,
+            (extract.dataset_id, _records_of(extract)),
+            tokens,
+            None if superseded is None else (superseded.dataset_id, _records_of(superseded)),
+        )
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
         indexing = pool.submit(_indexed_tokens, tokens)
         session.flush()  # the extract row exists before the rows that refer to it
