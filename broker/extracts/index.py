@@ -42,7 +42,6 @@ INDEXED_KEYS: Final = STRONG_KEYS | DOB_KEYS
 TARGET_ENTRIES: Final = 256
 SUBJECT_PREFIX: Final = "s_"
 SUBJECT_BYTES: Final = 12
-_SUBJECT_PATTERN: Final = f"^{SUBJECT_PREFIX}[0-9a-f]{{{2 * SUBJECT_BYTES}}}$"
 
 #: digest[0:8] (bucket and search key), digest[8:16] (checked on a hit), subject id (12 bytes)
 TOKEN_ENTRY: Final = np.dtype(
@@ -71,90 +70,164 @@ def bucket_of(key: int, bits: int) -> int:
 
 @dataclass(frozen=True)
 class KeyOrder:
-    """Entries ranked on their search key alone (``keys`` = the keys in that order): the costly part of
-    sorting them, which for the token index needs only the digests."""
+    """Entries sorted on their search key alone: the costly part of sorting them, which for the token
+    index needs only the digests.
+
+    Each item of ``ranked`` is an entry's key with its low ``shift`` bits replaced by the entry's index:
+    sorting plain integers in place is several times cheaper than an argsort and allocates nothing. Keys
+    are HMAC output, so entries whose remaining top bits agree are rare; :func:`_pack` orders those fully.
+    """
 
     ranked: np.ndarray
-    keys: np.ndarray
+    shift: int
 
 
-def _key_order(key: np.ndarray) -> KeyOrder:
-    ranked = pl.Series(key).arg_sort().to_numpy(writable=True)
-    return KeyOrder(ranked, key[ranked])
+#: entries per step of a pass over all of them, so that its temporaries are small and reused
+_CHUNK: Final = 1 << 14
+
+
+def _key_order(words: np.ndarray) -> KeyOrder:
+    """The key order of entries whose (n, k) big-endian 32-bit ``words`` start with the 64-bit key."""
+    n = len(words)
+    shift = max(n - 1, 0).bit_length()
+    ranked = words[:, 0].astype(np.uint64)
+    ranked <<= np.uint64(32)
+    ranked |= words[:, 1]
+    ranked >>= np.uint64(shift)  # the low bits make way for the index
+    ranked <<= np.uint64(shift)
+    for start in range(0, n, _CHUNK):
+        ranked[start : start + _CHUNK] |= np.arange(start, min(start + _CHUNK, n), dtype=np.uint64)
+    ranked.sort()
+    return KeyOrder(ranked, shift)
 
 
 def token_order(digests: np.ndarray) -> KeyOrder:
     """The key order of ``digests`` (n, 32) for :func:`token_buckets`, computable before linkage gives
     the subjects."""
-    return _key_order(_fields(np.ascontiguousarray(digests[:, :8]), {"key": (0, 8)})["key"])
+    return _key_order(np.ascontiguousarray(digests).view(">u4"))
 
 
-def _pack(
-    raw: np.ndarray, layout: dict[str, tuple[int, int]], order: KeyOrder | None = None
-) -> tuple[int, list[tuple[int, memoryview]]]:
-    """Bucket bits and (bucket, blob) rows of the (n, width) entries ``raw``, distinct, sorted on ``layout``.
+#: rows (n, k) uint8 of which an entry takes the first ``width`` bytes, and which row entry i takes: row
+#: ``of[i]`` or, if ``of`` is None, row i
+_Part = tuple[np.ndarray, int, np.ndarray | None]
 
-    ``layout`` names the entries' big-endian fields (name -> byte offset, size); the first is the search
-    key, the rest break ties, so a blob's entries sort as their integers do. ``order``, if given, is
-    the entries' key order, computed earlier.
+
+def _pack(parts: tuple[_Part, ...], order: KeyOrder) -> tuple[int, list[tuple[int, memoryview]]]:
+    """Bucket bits and (bucket, blob) rows of the entries ``parts`` make side by side, distinct and sorted.
+
+    Widths are multiples of 4. The bytes are the entries' big-endian fields, the first 8 the search
+    key, and ``order`` is their key order; entries sort as their bytes do, so a blob's entries sort as
+    their integers do.
     """
-    raw = np.ascontiguousarray(raw)
-    first, *rest = layout.items()
-    # Keys are nearly unique (HMAC output): sort on the key alone, then fully sort and de-duplicate
-    # only the runs of equal keys (repeated tokens), which keep their places in the key order.
-    if order is None:
-        order = _key_order(_fields(raw, dict([first]))[first[0]])
-    ranked, keys = order.ranked.copy(), order.keys
-    same = keys[1:] == keys[:-1]
-    if same.any():
-        tied = np.flatnonzero(np.concatenate(([False], same)) | np.concatenate((same, [False])))
-        at = ranked[tied]
-        columns = [keys[tied], *_fields(raw[at], dict(rest)).values()]
-        within = np.lexsort(columns[::-1])
-        ranked[tied] = at[within]
-        repeat = np.logical_and.reduce([c[within][1:] == c[within][:-1] for c in columns])
-        keep = np.ones(len(ranked), dtype=bool)
-        keep[tied[1:][repeat]] = False
-        ranked, keys = ranked[keep], keys[keep]
-    bits = bucket_bits(len(ranked))
-    buckets = keys >> np.uint64(64 - bits) if bits else np.zeros(len(keys), dtype=np.uint64)
-    bounds = (np.flatnonzero(np.diff(buckets)) + 1).tolist()
-    width = raw.shape[1]
-    # one gather of whole entries (rows of 4-byte words: numpy copies those far faster than opaque
-    # records) in bucket order; the buckets are views of it, not copies
-    blob = np.take(raw.view(np.uint32), ranked, axis=0).data.cast("B")
-    starts: list[int] = [0, *bounds] if len(keys) else []
-    ends = [*bounds, len(keys)]
+    # raw 4-byte words: copying needs no byte order
+    words = [(np.ascontiguousarray(rows).view(np.uint32), width // 4, of) for rows, width, of in parts]
+    tied, entries, dropped = _ties(words, order)
+    n, mask = len(order.ranked), np.uint64((1 << order.shift) - 1)
+    out = np.empty((n - len(dropped), sum(k for _, k, _ in words)), dtype=np.uint32)
+    index = np.empty(min(n, _CHUNK), dtype=np.intp)
+    gathered = [np.empty((len(index), w.shape[1]), dtype=np.uint32) for w, _, _ in words]
+    # One pass in key order, a chunk at a time: each entry is gathered straight into its place. np.take
+    # of whole rows of 4-byte words copies far faster than fancy indexing or opaque records, and with
+    # mode="clip" (the indices are in range) it writes into the reused buffer without one of its own.
+    end = 0
+    for start in range(0, n, _CHUNK):
+        ranked = order.ranked[start : start + _CHUNK]
+        at = np.bitwise_and(ranked, mask, out=index[: len(ranked)], casting="unsafe")
+        first, last = np.searchsorted(tied, (start, start + len(at)))
+        at[tied[first:last] - start] = entries[first:last]
+        first, last = np.searchsorted(dropped, (start, start + len(at)))
+        if last > first:
+            at = np.delete(at, dropped[first:last] - start)
+        column = 0
+        for (w, k, of), buffer in zip(words, gathered, strict=True):
+            rows = np.take(w, at if of is None else of[at], axis=0, out=buffer[: len(at)], mode="clip")
+            out[end : end + len(at), column : column + k] = rows[:, :k]
+            column += k
+        end += len(at)
+    bits = bucket_bits(len(out))
+    # where each bucket starts, found on the sorted keys, less the repeats dropped before it
+    cuts = np.searchsorted(order.ranked, np.arange(1, 2**bits, dtype=np.uint64) << np.uint64(64 - bits))
+    cuts -= np.searchsorted(dropped, cuts)
+    starts, ends = np.append(0, cuts), np.append(cuts, len(out))
+    used = np.flatnonzero(ends > starts)
+    width = out.shape[1] * 4
+    blob = out.view(np.uint8).reshape(-1).data  # also when empty, unlike .data.cast("B")
     return bits, [
-        (int(buckets[start]), blob[start * width : end * width])
-        for start, end in zip(starts, ends, strict=False)
+        (bucket, blob[start * width : end * width])
+        for bucket, start, end in zip(used.tolist(), starts[used].tolist(), ends[used].tolist(), strict=True)
     ]
 
 
-def _fields(raw: np.ndarray, layout: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
-    """Big-endian fields (name -> byte offset, 4 or 8 bytes) of each (n, width) row, as native integers."""
-    words = raw.view(">u4")  # raw is C-contiguous and its width a multiple of 4
-    out = {}
-    for name, (offset, size) in layout.items():
-        first = words[:, offset // 4].astype(np.uint64)
-        out[name] = (first << np.uint64(32)) | words[:, offset // 4 + 1] if size == 8 else first
-    return out
+def _ties(words: list[_Part], order: KeyOrder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries that share a key prefix, fully ordered: their positions in the key order, the entries
+    to put there, and the positions of repeats (to drop)."""
+    ranked, mask = order.ranked, np.uint64((1 << order.shift) - 1)
+    same = [np.empty(0, dtype=np.intp)]  # positions followed by an entry with the same prefix
+    for start in range(0, len(ranked), _CHUNK):
+        following = ranked[start + 1 : start + _CHUNK + 1]
+        same.append(np.flatnonzero((ranked[start : start + len(following)] ^ following) <= mask) + start)
+    followed = np.concatenate(same)
+    tied = np.sort(np.concatenate((followed, followed + 1)))  # np.union1d hashes: many times slower
+    tied = tied[np.diff(tied, prepend=-1) != 0]
+    entries = (ranked[tied] & mask).astype(np.intp)
+    rows = np.hstack(
+        [np.take(w, entries if of is None else of[entries], axis=0)[:, :k] for w, k, of in words]
+    )
+    # The runs follow one another in prefix order, so sorting all their entries at once keeps each in
+    # place. polars sorts on several columns many times faster than np.lexsort, which matters when
+    # children are on several rows and most entries are repeated.
+    fields = rows.view(">u4").astype(np.uint32)
+    columns = pl.DataFrame({str(j): fields[:, j] for j in range(fields.shape[1])})
+    within = columns.select(pl.arg_sort_by(columns.columns)).to_series().to_numpy()
+    fields = fields[within]
+    return tied, entries[within], tied[1:][(fields[1:] == fields[:-1]).all(axis=1)]
+
+
+def _fixed(column: pl.Series, width: int) -> np.ndarray | None:
+    """A Binary column as an (n, width) uint8 array (one copy), or None if a value is null or of another
+    width."""
+    array = column.bin.reinterpret(dtype=pl.Array(pl.UInt8, width))
+    return None if array.null_count() else array.to_numpy()
 
 
 def fixed_bytes(column: pl.Series, width: int) -> np.ndarray:
     """A Binary column of ``width``-byte values as an (n, width) uint8 array, without a Python loop."""
-    array = column.to_arrow().cast(pa.binary(width))
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    data = np.frombuffer(array.buffers()[1], dtype=np.uint8)
-    return data[array.offset * width : (array.offset + len(array)) * width].reshape(-1, width)
+    raw = _fixed(column, width)
+    if raw is None:
+        raise ValueError(f"column {column.name!r} holds a value that is not {width} bytes")
+    return raw
+
+
+def _hex_pairs() -> np.ndarray:
+    """Two lowercase hex digits read as a little-endian uint16 -> the byte they spell; 256 otherwise."""
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).astype(np.uint16)
+    table = np.full(1 << 16, 256, dtype=np.uint16)
+    table[digits[:, None] | digits[None, :] << np.uint16(8)] = np.arange(256).reshape(16, 16)
+    return table
+
+
+_HEX_PAIRS: Final = _hex_pairs()
+_PREFIX_BYTES: Final = np.frombuffer(SUBJECT_PREFIX.encode(), dtype=np.uint8)
+_UNEXPECTED_SUBJECT: Final = "linkage returned a subject id of an unexpected form"
 
 
 def subject_bytes(subjects: pl.Series) -> np.ndarray:
-    """Subject ids as an (n, 12) uint8 array; anything not shaped like a subject id is a bug, not data."""
-    if not subjects.str.contains(_SUBJECT_PATTERN).all():
-        raise ValueError("linkage returned a subject id of an unexpected form")
-    return fixed_bytes(subjects.str.strip_prefix(SUBJECT_PREFIX).str.decode("hex"), SUBJECT_BYTES)
+    """Subject ids as an (n, 12) uint8 array; anything not shaped like a subject id is a bug, not data.
+
+    Checked and decoded by looking digit pairs up in a table, a chunk at a time: a regex check and
+    polars' hex decoding cost several times more.
+    """
+    raw = _fixed(subjects.cast(pl.Binary), len(SUBJECT_PREFIX) + 2 * SUBJECT_BYTES)
+    if raw is None or (raw[:, : len(SUBJECT_PREFIX)] != _PREFIX_BYTES).any():
+        raise ValueError(_UNEXPECTED_SUBJECT)
+    pairs = raw[:, len(SUBJECT_PREFIX) :].view("<u2")
+    out = np.empty((len(raw), SUBJECT_BYTES), dtype=np.uint8)
+    for start in range(0, len(raw), _CHUNK):
+        decoded = _HEX_PAIRS[pairs[start : start + _CHUNK]]
+        if decoded.max() > 255:
+            raise ValueError(_UNEXPECTED_SUBJECT)
+        out[start : start + _CHUNK] = decoded
+    return out
 
 
 def subject_text(raw: np.ndarray) -> pl.Series:
@@ -165,18 +238,23 @@ def subject_text(raw: np.ndarray) -> pl.Series:
 
 
 def token_buckets(
-    digests: np.ndarray, subjects: np.ndarray, order: KeyOrder | None = None
+    digests: np.ndarray,
+    subjects: np.ndarray,
+    order: KeyOrder | None = None,
+    subject_of: np.ndarray | None = None,
 ) -> tuple[int, list[tuple[int, memoryview]]]:
-    """Bucket bits and (bucket, blob) rows of the token index; ``digests`` (n, 32), ``subjects`` (n, 12),
-    ``order`` their :func:`token_order` if already known."""
-    raw = np.hstack((digests[:, :16], subjects))
-    return _pack(raw, {"key": (0, 8), "check": (8, 8), "hi": (16, 8), "lo": (24, 4)}, order)
+    """Bucket bits and (bucket, blob) rows of the token index; ``digests`` (n, 32), ``subjects`` (n, 12)
+    or, with ``subject_of`` (n,), the subject of token i is ``subjects[subject_of[i]]`` (no copy per
+    token to make); ``order`` the digests' :func:`token_order` if already known."""
+    parts = ((digests, 16, None), (subjects, SUBJECT_BYTES, subject_of))
+    return _pack(parts, token_order(digests) if order is None else order)
 
 
 def subject_buckets(subjects: np.ndarray, rows: np.ndarray) -> tuple[int, list[tuple[int, memoryview]]]:
     """Bucket bits and (bucket, blob) rows of the subject index; ``subjects`` (n, 12), ``rows`` (n,)."""
-    raw = np.hstack((subjects, rows.astype(">u4").view(np.uint8).reshape(-1, 4)))
-    return _pack(raw, {"key": (0, 8), "check": (8, 4), "row": (12, 4)})
+    row_bytes = rows.astype(">u4").view(np.uint8).reshape(-1, 4)
+    order = _key_order(np.ascontiguousarray(subjects).view(">u4"))
+    return _pack(((subjects, SUBJECT_BYTES, None), (row_bytes, 4, None)), order)
 
 
 def digest_key(digest: bytes) -> int:

@@ -457,7 +457,7 @@ def _build_index(tokens: _IndexedTokens, subjects: pl.DataFrame) -> _Index:
     located = position[tokens.rows]
     if (located < 0).any():
         raise RuntimeError("linkage assigned no subject to a row that carries tokens")
-    token_bits, token_buckets = index.token_buckets(tokens.digests, raw[located], tokens.order)
+    token_bits, token_buckets = index.token_buckets(tokens.digests, raw, tokens.order, subject_of=located)
     return _Index(
         token_bits,
         subject_bits,
