@@ -4,7 +4,10 @@ are recorded as aliases instead of rewriting blobs."""
 from __future__ import annotations
 
 import base64
+import io
+import json
 import os
+import struct
 
 import numpy as np
 import polars as pl
@@ -142,3 +145,33 @@ def test_merges_become_aliases_kept_one_hop(sessions: sessionmaker[Session]) -> 
 def test_the_token_index_holds_exactly_the_keys_a_lookup_decides_on() -> None:
     assert KeyType.SCN in index.INDEXED_KEYS and KeyType.NAME_DOB in index.INDEXED_KEYS
     assert not {KeyType.NAME, KeyType.NAME_SWAP, KeyType.POSTCODE_AREA} & index.INDEXED_KEYS
+
+
+def test_a_linkage_state_packed_before_the_token_run_still_loads() -> None:
+    """States written before the link tokens moved to their own uncompressed run (four parts, tokens
+    inside the IPC frame) load to the same frames as the current layout."""
+    engine = LinkageEngine(b"k" * 32)
+    engine.add_batch(
+        pl.DataFrame(
+            {"dataset": "d", "record_id": ["e:1", "e:2"], "key_type": "scn", "token": [b"a" * 16, b"b" * 16]},
+            schema={"dataset": pl.String, "record_id": pl.String, "key_type": pl.String, "token": pl.Binary},
+        )
+    )
+    state = engine.to_state()
+    meta = json.dumps(state.meta).encode()
+    parts = [meta]
+    for frame in (state.records, state.tokens, state.aliases):
+        buffer = io.BytesIO()
+        frame.write_ipc(buffer, compression="zstd")
+        parts.append(buffer.getvalue())
+    old = b"".join(struct.pack(">Q", len(p)) + p for p in parts)
+    new = _pack_state(state)
+    sizes, offset = [], 0
+    while offset < len(new):
+        sizes.append(struct.unpack_from(">Q", new, offset)[0])
+        offset += 8 + sizes[-1]
+    assert len(sizes) == 5 and sizes[-1] == 2 * 16  # the current layout: the tokens' own run
+    for blob in (old, new):
+        back = _unpack_state(blob)
+        assert back.tokens.select("rec", "key_type", "token").equals(state.tokens)
+        assert back.records.equals(state.records) and back.meta == state.meta
