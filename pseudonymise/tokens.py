@@ -20,7 +20,6 @@ import binascii
 import enum
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple, overload
@@ -38,8 +37,6 @@ KEY_BYTES: Final = 32
 DIGEST_BYTES: Final = 32
 _B64_LEN: Final = 43
 _URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
-#: 32 bytes are 256 bits; 43 base64 characters carry 258, so the last character's low two bits are zero.
-_CANONICAL_B64: Final = "[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"
 
 
 class TokenInvalid(enum.Enum):
@@ -140,10 +137,20 @@ def _check_material(material: bytes, version: int) -> None:
         raise ValueError("key version must be >= 1")
 
 
-def token_pattern(stage: int, key_type: KeyType, link_version: int, broker_version: int | None = None) -> str:
-    """The anchored regular expression every canonical token text of this kind matches (and nothing else)."""
-    head = f"t{stage}.{key_type.value}.v{link_version}." + (f"b{broker_version}." if stage == 2 else "")
-    return f"^{re.escape(head)}{_CANONICAL_B64}$"
+def _column_buffers(values: pa.Array) -> tuple[pa.Buffer, int, pa.Buffer | bytes] | None:
+    """The offsets (cut to the array's own values), their width and the data buffer of an Arrow string or
+    binary column, as the C functions take them; None for an empty column (it may have no buffers)."""
+    if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
+        width = 8
+    elif pa.types.is_string(values.type) or pa.types.is_binary(values.type):
+        width = 4
+    else:
+        raise TypeError("the column must be of Arrow type string, large_string, binary or large_binary")
+    if not len(values):
+        return None
+    _, offsets, data = values.buffers()
+    offsets = offsets.slice(values.offset * width, (len(values) + 1) * width)
+    return offsets, width, b"" if data is None else data
 
 
 def _hmac_column(key: bytes, prefix: bytes, values: pa.Array) -> bytes:
@@ -153,17 +160,46 @@ def _hmac_column(key: bytes, prefix: bytes, values: pa.Array) -> bytes:
     """
     if values.null_count:
         raise ValueError("a column to hash must be without nulls")
-    if pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
-        width = 8
-    elif pa.types.is_string(values.type) or pa.types.is_binary(values.type):
-        width = 4
-    else:
-        raise TypeError("the column must be of Arrow type string, large_string, binary or large_binary")
-    if not len(values):
-        return b""
-    _, offsets, data = values.buffers()
-    offsets = offsets.slice(values.offset * width, (len(values) + 1) * width)
-    return _hmacbatch.hmac_sha256(key, prefix, offsets, width, b"" if data is None else data)
+    buffers = _column_buffers(values)
+    return b"" if buffers is None else _hmacbatch.hmac_sha256(key, prefix, *buffers)
+
+
+def _not_null(values: pa.Array) -> npt.NDArray[np.bool_]:
+    """Which values of an Arrow array with nulls are not null, unpacked from its validity bitmap (no
+    pyarrow cast or pandas conversion on this path)."""
+    bits = np.frombuffer(values.buffers()[0], dtype=np.uint8)
+    unpacked = np.unpackbits(bits, count=values.offset + len(values), bitorder="little")
+    return unpacked[values.offset :].view(np.bool_)
+
+
+def _arrow_mask(mask: npt.NDArray[np.bool_]) -> pa.BooleanArray:
+    """numpy booleans as an Arrow boolean array, bit-packed here (``pa.array`` would import pandas)."""
+    return pa.Array.from_buffers(
+        pa.bool_(), len(mask), [None, pa.py_buffer(np.packbits(mask, bitorder="little"))]
+    )
+
+
+def _token_cells(head: bytes, values: pa.ChunkedArray) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """``(canonical, present)`` for each value of an Arrow string or binary column.
+
+    Canonical: ``head`` followed by the canonical base64url text of a 32-byte digest, exactly what
+    :meth:`Token.parse` accepts of that kind, decided in C from each chunk's own buffers (a regular
+    expression per value costs about 3.5 times more). Present: neither null nor empty.
+    """
+    canonical, present = [np.zeros(0, dtype=np.bool_)], [np.zeros(0, dtype=np.bool_)]
+    for chunk in values.chunks:
+        buffers = _column_buffers(chunk)
+        if buffers is None:
+            continue
+        offsets, width, _ = buffers
+        is_canonical = np.frombuffer(_hmacbatch.canonical_tokens(head, *buffers), dtype=np.bool_)
+        is_present = np.diff(np.frombuffer(offsets, dtype=np.int32 if width == 4 else np.int64)) > 0
+        if chunk.null_count:
+            not_null = _not_null(chunk)
+            is_canonical, is_present = is_canonical & not_null, is_present & not_null
+        canonical.append(is_canonical)
+        present.append(is_present)
+    return np.concatenate(canonical), np.concatenate(present)
 
 
 @dataclass(frozen=True)
@@ -271,8 +307,17 @@ class Stage2Column:
 
     key_type: KeyType
     rows: npt.NDArray[np.int64]
-    digests: pa.FixedSizeBinaryArray = field(repr=False)
+    digests: pa.ChunkedArray = field(repr=False)  # fixed_size_binary(32), chunked as the texts were
     refused: list[tuple[int, TokenInvalid]]
+
+
+def _refusal(text: str, key_type: KeyType, link_version: int) -> TokenInvalid:
+    """Why :meth:`Token.parse` refuses a text the column check refused (the two must agree)."""
+    try:
+        Token.parse(text, stage=1, key_type=key_type, link_version=link_version)
+    except TokenError as exc:
+        return exc.reason
+    raise AssertionError("the canonical token check refused a token Token.parse accepts")
 
 
 class BrokerRekeyer:
@@ -296,33 +341,46 @@ class BrokerRekeyer:
         return Token(2, token.key_type, token.link_version, self._version, keyed.digest())
 
     def stage2_column(
-        self, texts: pa.Array | Sequence[str | None], *, key_type: KeyType, link_version: int
+        self,
+        texts: pa.Array | pa.ChunkedArray | Sequence[str | None],
+        *,
+        key_type: KeyType,
+        link_version: int,
     ) -> Stage2Column:
         """Check and re-key a whole column of submitted stage-1 token texts (an extract's hot path).
 
-        Validity is decided column-wise by :func:`token_pattern`, which admits exactly the canonical
-        texts :meth:`Token.parse` accepts, so each valid text is hashed as it stands; only refused cells
-        are parsed one by one, to say why.
+        Validity is decided chunk by chunk in C (:func:`_token_cells`), which admits exactly the
+        canonical texts :meth:`Token.parse` accepts, so each valid text is hashed as it stands from the
+        Arrow buffers (a string column is never copied); only refused cells are parsed one by one, to
+        say why.
         """
-        column = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.large_string())
-        column = pc.cast(column, pa.large_string())
-        present = pc.and_(pc.is_valid(column), pc.not_equal(column, ""))
-        valid = pc.and_(present, pc.match_substring_regex(column, token_pattern(1, key_type, link_version)))
-        valid = pc.fill_null(valid, False)
-        rows = pc.indices_nonzero(valid).to_numpy().astype(np.int64)
-        digests = _hmac_column(self._material, b"", column.filter(valid))
-        refused = []
-        for row in pc.indices_nonzero(pc.and_(pc.fill_null(present, False), pc.invert(valid))).to_pylist():
-            try:
-                Token.parse(column[row].as_py(), stage=1, key_type=key_type, link_version=link_version)
-            except TokenError as exc:
-                refused.append((row, exc.reason))
-            else:  # token_pattern and Token.parse disagree: a bug, never a silent drop
-                raise AssertionError("token_pattern refused a token Token.parse accepts")
-        digest_array = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(DIGEST_BYTES), len(rows), [None, pa.py_buffer(digests)]
+        if isinstance(texts, pa.ChunkedArray):
+            column = texts
+        else:
+            column = pa.chunked_array(
+                [texts if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())]
+            )
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pc.cast(column, pa.large_string())
+        valid, present = _token_cells(f"t1.{key_type.value}.v{link_version}.".encode("ascii"), column)
+        rows = np.flatnonzero(valid)
+        hashed = column if len(rows) == len(column) else column.filter(_arrow_mask(valid))
+        digests = pa.chunked_array(
+            [
+                pa.FixedSizeBinaryArray.from_buffers(
+                    pa.binary(DIGEST_BYTES),
+                    len(chunk),
+                    [None, pa.py_buffer(_hmac_column(self._material, b"", chunk))],
+                )
+                for chunk in hashed.chunks
+            ],
+            pa.binary(DIGEST_BYTES),
         )
-        return Stage2Column(key_type, rows, digest_array, refused)
+        refused = [
+            (int(row), _refusal(column[row].as_py(), key_type, link_version))
+            for row in np.flatnonzero(present & ~valid)
+        ]
+        return Stage2Column(key_type, rows, digests, refused)
 
     def stage2_text(
         self, text: str, *, key_type: KeyType | None = None, link_version: int | None = None

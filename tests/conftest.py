@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import settings
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -30,8 +30,8 @@ REQUIRE_PG = os.environ.get("BROKER_REQUIRE_POSTGRES") == "1"
 
 # Property tests explore new random examples on every local run; CI (HYPOTHESIS_PROFILE=ci) draws a
 # fixed sequence, so a commit passes or fails there the same way every time.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _pg_admin() -> Engine | None:

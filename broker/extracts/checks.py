@@ -8,6 +8,7 @@ event and the logs are built from :class:`Problem` objects only. Row numbers cou
 from __future__ import annotations
 
 import csv
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,9 +26,10 @@ from agreements.model import Field as DatasetField
 from pseudonymise.matchkeys import KeyType
 from pseudonymise.scan import Scanner
 from pseudonymise.spec import token_column
-from pseudonymise.tokens import BrokerRekeyer, Stage2Column, TokenInvalid
+from pseudonymise.tokens import DIGEST_BYTES, BrokerRekeyer, Stage2Column, TokenInvalid
 
 MAX_PROBLEMS: Final = 1000
+_INLINE: Final = 12  # Arrow and polars hold a string of up to 12 bytes inside its 16-byte view
 TOKEN_SCHEMA: Final = {"_row": pl.Int64, "key_type": pl.String, "digest": pl.Binary}
 FORMATS: Final = ("csv", "parquet")
 _BOOLEANS: Final = {
@@ -93,8 +95,12 @@ def kept_fields(dataset: Dataset) -> list[DatasetField]:
     return [f for f in dataset.fields if f.cls != "linkage_key"]
 
 
-def read_table(path: Path, file_format: str) -> pl.DataFrame:
-    """Read the whole upload; a file cut short or malformed is refused as ``unreadable``."""
+def read_table(path: Path, file_format: str) -> pa.Table:
+    """Read the whole upload; a file cut short or malformed is refused as ``unreadable``.
+
+    The table stays in Arrow: only the payload columns become polars columns, the token columns
+    (most of the bytes) are checked and hashed from Arrow's own buffers.
+    """
     if file_format == "csv":
         with path.open("rb") as handle:
             handle.seek(0, 2)
@@ -136,57 +142,51 @@ def read_table(path: Path, file_format: str) -> pl.DataFrame:
                 "rejected",
                 [Problem("unreadable", "The Parquet file cannot be read (truncated or not Parquet).")],
             ) from None
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return table
 
 
-def check_columns(frame: pl.DataFrame, dataset: Dataset) -> None:
+def check_columns(table: pa.Table, dataset: Dataset) -> None:
     """The columns must be exactly the dataset's token columns plus its non-key fields."""
     expected = [*token_columns(dataset), *(f.name for f in kept_fields(dataset))]
     problems = [
         Problem("columns", "Declared column is missing.", column=c)
         for c in expected
-        if c not in frame.columns
+        if c not in table.column_names
     ]
     problems += [
         Problem("columns", "Column is not declared in the agreement's dataset definition.", column=c)
-        for c in frame.columns
+        for c in table.column_names
         if c not in expected
     ]
-    if len(set(frame.columns)) != len(frame.columns):
+    if len(set(table.column_names)) != len(table.column_names):
         problems.append(Problem("columns", "A column name appears more than once."))
     if problems:
-        raise ExtractRefused("rejected", problems, frame.height)
+        raise ExtractRefused("rejected", problems, table.num_rows)
 
 
-def _typed(column: pl.Series, spec: DatasetField) -> pl.Series:
-    """The column cast to the field's type; cells that do not convert become null."""
-    text = column.cast(pl.String, strict=False) if column.dtype != pl.String else column
+def _typed(column: pl.Series, text: pl.Series, stripped: pl.Series, spec: DatasetField) -> pl.Series:
+    """The column cast to the field's type; cells that do not convert become null. ``text`` is the column
+    as text and ``stripped`` that text without surrounding whitespace (the caller needs it too)."""
     if spec.type == "integer":
         return (
             column.cast(pl.Int64, strict=False)
             if column.dtype.is_integer()
-            else text.str.strip_chars().cast(pl.Int64, strict=False)
+            else stripped.cast(pl.Int64, strict=False)
         )
     if spec.type == "number":
         return (
             column.cast(pl.Float64, strict=False)
             if column.dtype.is_numeric()
-            else text.str.strip_chars().cast(pl.Float64, strict=False)
+            else stripped.cast(pl.Float64, strict=False)
         )
     if spec.type == "boolean":
         if column.dtype == pl.Boolean:
             return column
-        return (
-            text.str.strip_chars()
-            .str.to_lowercase()
-            .replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
-        )
+        return stripped.str.to_lowercase().replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
     if spec.type == "date":
         if column.dtype == pl.Date:
             return column
-        return text.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+        return stripped.str.to_date("%Y-%m-%d", strict=False)
     return text
 
 
@@ -194,14 +194,16 @@ def _rows(mask: pl.Series) -> list[int]:
     return (mask.arg_true() + 1).to_list()
 
 
-def check_values(frame: pl.DataFrame, dataset: Dataset) -> tuple[pl.DataFrame, list[Problem]]:
+def check_values(table: pa.Table, dataset: Dataset) -> tuple[pl.DataFrame, list[Problem]]:
     """Typed payload columns (plus ``_row``) and the per-cell problems: type, range, allowed values."""
     problems: list[Problem] = []
-    typed: list[pl.Series] = [pl.Series("_row", range(1, frame.height + 1), dtype=pl.Int64)]
+    typed: list[pl.Series] = [pl.Series("_row", range(1, table.num_rows + 1), dtype=pl.Int64)]
     for spec in kept_fields(dataset):
-        raw = frame[spec.name]
-        value = _typed(raw, spec).alias(spec.name)
-        present = raw.is_not_null() & (raw.cast(pl.String, strict=False).str.strip_chars() != "")
+        raw = pl.Series(spec.name, table.column(spec.name))
+        text = raw.cast(pl.String, strict=False) if raw.dtype != pl.String else raw
+        stripped = text.str.strip_chars()
+        value = _typed(raw, text, stripped, spec).alias(spec.name)
+        present = raw.is_not_null() & (stripped != "")
         problems += [
             Problem("type", f"Value is not a valid {spec.type}.", row=r, column=spec.name)
             for r in _rows(present & value.is_null())
@@ -233,8 +235,16 @@ def check_values(frame: pl.DataFrame, dataset: Dataset) -> tuple[pl.DataFrame, l
     return pl.DataFrame(typed), problems
 
 
+def _token_texts(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A token column as Arrow text: a string column as it is (no copy), any other type cast as polars
+    casts it to text (a Parquet upload may carry numbers or binary there)."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    return pl.Series(column).cast(pl.String, strict=False).to_arrow()
+
+
 def rekey_tokens(
-    frame: pl.DataFrame, dataset: Dataset, rekeyer: BrokerRekeyer, link_version: int
+    table: pa.Table, dataset: Dataset, rekeyer: BrokerRekeyer, link_version: int
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Stage-2 digests for every stage-1 token cell, and per-row problems for cells that are not one.
 
@@ -242,33 +252,23 @@ def rekey_tokens(
     another linkage key version refuses the whole extract (the agency used a stale key): every row
     would silently fail to link otherwise.
     """
-    parts: list[pl.DataFrame] = []
     problems: list[Problem] = []
     stale: list[int] = []
     columns = token_columns(dataset)
 
     def rekey(column: str) -> Stage2Column:
-        texts = frame[column].cast(pl.String, strict=False).to_arrow()
+        texts = _token_texts(table.column(column))
         return rekeyer.stage2_column(texts, key_type=columns[column], link_version=link_version)
 
-    # The regex check and the HMAC loop run outside the GIL, so two threads use both cores.
+    # The token check and the HMAC loop run outside the GIL, so two threads use both cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
         rekeyed_columns = list(pool.map(rekey, columns))
-    for (column, key_type), rekeyed in zip(columns.items(), rekeyed_columns, strict=True):
+    for column, rekeyed in zip(columns, rekeyed_columns, strict=True):
         for row, reason in rekeyed.refused:
             if reason is TokenInvalid.WRONG_KEY_VERSION:
                 stale.append(row + 1)
             else:
                 problems.append(Problem("token", f"Not a stage-1 token ({reason.value}).", row + 1, column))
-        parts.append(
-            pl.DataFrame(
-                [
-                    pl.Series("_row", np.asarray(rekeyed.rows, dtype=np.int64) + 1),
-                    pl.Series("key_type", [key_type.value], pl.String).new_from_index(0, len(rekeyed.rows)),
-                    pl.Series("digest", rekeyed.digests, dtype=pl.Binary),
-                ]
-            )
-        )
     if stale:
         raise ExtractRefused(
             "rejected",
@@ -281,25 +281,74 @@ def rekey_tokens(
                     column=None,
                 )
             ],
-            frame.height,
+            table.num_rows,
         )
-    tokens = pl.concat(parts) if parts else pl.DataFrame(schema=TOKEN_SCHEMA)
+    if not rekeyed_columns:
+        return pl.DataFrame(schema=TOKEN_SCHEMA), problems
+    rows = np.concatenate([rekeyed.rows for rekeyed in rekeyed_columns])
+    rows += 1
+    tokens = pl.DataFrame(
+        [
+            pl.Series("_row", rows, dtype=pl.Int64),
+            pl.Series("key_type", _key_type_views({r.key_type: len(r.rows) for r in rekeyed_columns})),
+            pl.Series("digest", _digest_views([c for r in rekeyed_columns for c in r.digests.chunks])),
+        ]
+    )
     return tokens, problems
 
 
-def scan_free_text(payload: pl.DataFrame, dataset: Dataset, rows: pl.Series) -> list[Problem]:
-    """Residual-PII scan of the free-text columns; each finding names column, row and entity type.
+def _key_type_views(counts: dict[KeyType, int]) -> pa.Array:
+    """``key_type`` as an Arrow string_view column, each key type's 16-byte view repeated in one numpy
+    pass (polars takes string_view as it is; building it in polars costs twice the time and memory)."""
+    views, names = [], b""
+    for key_type in counts:
+        name = key_type.value.encode("ascii")
+        if len(name) <= _INLINE:  # a short string is held in its view
+            views.append(struct.pack("<i12s", len(name), name))
+        else:  # length, first four bytes, buffer 0, offset
+            views.append(struct.pack("<i4sii", len(name), name[:4], 0, len(names)))
+            names += name
+    repeated = np.repeat(np.frombuffer(b"".join(views), dtype="V16"), list(counts.values()))
+    return pa.Array.from_buffers(
+        pa.string_view(), len(repeated), [None, pa.py_buffer(repeated), pa.py_buffer(names)]
+    )
 
-    A finding depends on the text alone, so each distinct text of a column is scanned once.
+
+def _digest_views(chunks: list[pa.Array]) -> pa.Array:
+    """The stage-2 digests as one Arrow binary_view column over the buffers the C HMAC wrote: only the
+    views are new, the 32-byte digests are not copied (polars takes binary_view as it is)."""
+    total = sum(len(chunk) for chunk in chunks)
+    views = np.empty((total, 4), dtype=np.int32)  # length, first four bytes, buffer, offset
+    views[:, 0] = DIGEST_BYTES
+    step = np.arange(0, max(map(len, chunks), default=0) * DIGEST_BYTES, DIGEST_BYTES, dtype=np.int32)
+    buffers: list[pa.Buffer] = []
+    start = 0
+    for chunk in filter(len, chunks):
+        data, first, end = chunk.buffers()[1], chunk.offset, chunk.offset + len(chunk)
+        part = views[start : start + len(chunk)]
+        part[:, 1] = np.frombuffer(data, dtype=np.int32)[first * 8 : end * 8 : 8]
+        part[:, 2] = len(buffers)
+        part[:, 3] = step[: len(chunk)] + first * DIGEST_BYTES
+        buffers.append(data)
+        start += len(chunk)
+    return pa.Array.from_buffers(pa.binary_view(), total, [None, pa.py_buffer(views), *buffers])
+
+
+def scan_free_text(payload: pl.DataFrame, dataset: Dataset, skip: list[int]) -> list[Problem]:
+    """Residual-PII scan of the free-text columns of the rows not in ``skip`` (rows already rejected);
+    each finding names column, row and entity type.
+
+    A finding depends on the text alone, so each distinct text of a column is scanned once. Rows are
+    dropped after the empty cells (most are), so the row filter is over few cells and few rows.
     """
     columns = [f.name for f in dataset.fields if f.cls == "free_text"]
     if not columns:
         return []
     cells = (
-        payload.filter(pl.col("_row").is_in(rows.implode()))
-        .select("_row", *[pl.col(c).cast(pl.String) for c in columns])
+        payload.select("_row", *[pl.col(c).cast(pl.String) for c in columns])
         .unpivot(index="_row", on=columns, variable_name="column", value_name="text")
         .drop_nulls("text")
+        .filter(~pl.col("_row").is_in(skip))
     )
     if cells.is_empty():
         return []
@@ -329,21 +378,21 @@ def read_and_check(
     path: Path, file_format: str, dataset: Dataset, rekeyer: BrokerRekeyer, link_version: int
 ) -> Checked:
     """All checks; raises :class:`ExtractRefused` for whole-file outcomes, else returns row problems."""
-    frame = read_table(path, file_format)
-    check_columns(frame, dataset)
-    if frame.height == 0:
+    table = read_table(path, file_format)
+    check_columns(table, dataset)
+    if table.num_rows == 0:
         raise ExtractRefused("rejected", [Problem("empty", "The extract has a header but no rows.")])
-    payload, value_problems = check_values(frame, dataset)
-    tokens, token_problems = rekey_tokens(frame, dataset, rekeyer, link_version)
-    checked = Checked(payload=payload, tokens=tokens, rows_total=frame.height)
+    payload, value_problems = check_values(table, dataset)
+    tokens, token_problems = rekey_tokens(table, dataset, rekeyer, link_version)
+    checked = Checked(payload=payload, tokens=tokens, rows_total=table.num_rows)
     for problem in value_problems + token_problems:
         checked.reject_row(problem)
-    linked = np.zeros(frame.height + 1, dtype=bool)
+    linked = np.zeros(table.num_rows + 1, dtype=bool)
     linked[tokens["_row"].to_numpy()] = True
     good = checked.good()["_row"].to_numpy()
     for row in np.sort(good[~linked[good]]).tolist():
         checked.reject_row(Problem("no_token", "Row carries no usable match-key token.", row=row))
-    findings = scan_free_text(payload, dataset, checked.good()["_row"])
+    findings = scan_free_text(payload, dataset, list(checked.bad_rows))
     if findings:
-        raise ExtractRefused("quarantined", findings, frame.height)
+        raise ExtractRefused("quarantined", findings, table.num_rows)
     return checked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pseudonymise import _hmacbatch
-from pseudonymise.tokens import _hmac_column
+from pseudonymise.tokens import _column_buffers, _hmac_column
 
 PROPS = settings(max_examples=200, deadline=None)
 
@@ -99,6 +100,54 @@ def test_token_texts_equal_base64url(prefix: bytes, digests: list[bytes]) -> Non
     ]
 
 
+#: The reference for ``canonical_tokens``: head, 42 URL-safe base64 characters, then one whose low two
+#: bits are zero (43 characters carry 258 bits, a digest has 256).
+CANONICAL_B64 = rb"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"
+URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def near_tokens(head: bytes) -> st.SearchStrategy[bytes]:
+    """Canonical token texts after ``head`` and near misses: any byte (ASCII neighbours of the alphabet,
+    UTF-8 of other letters, a newline, invalid UTF-8) in any place, one too few or too many, another
+    last character, another head."""
+    canonical = st.tuples(st.text(URLSAFE, min_size=42, max_size=42), st.sampled_from(URLSAFE[::4])).map(
+        lambda parts: head + "".join(parts).encode()
+    )
+    odd = st.sampled_from([*b"@[`{/:.=+ \n\x00\xff", *"é\u212a\uff21".encode()]) | st.integers(0, 255)
+    return st.one_of(
+        canonical,
+        st.tuples(canonical, st.integers(0, 80), odd).map(
+            lambda t: t[0][: t[1]] + bytes([t[2]]) + t[0][t[1] + 1 :]
+        ),
+        st.tuples(canonical, st.integers(0, 80)).map(lambda t: t[0][: t[1]] + t[0][t[1] + 1 :]),
+        st.tuples(canonical, odd).map(lambda t: t[0] + bytes([t[1]])),
+        st.tuples(canonical, st.sampled_from(URLSAFE)).map(lambda t: t[0][:-1] + t[1].encode()),
+        st.binary(max_size=70),
+    )
+
+
+@PROPS
+@given(
+    st.sampled_from([b"t1.scn.v1.", b"t1.postcode_area.v12.", b""]),
+    st.data(),
+    st.sampled_from([pa.string(), pa.large_string(), pa.binary(), pa.large_binary()]),
+)
+def test_canonical_tokens_equal_the_regular_expression(
+    head: bytes, data: st.DataObject, arrow_type: pa.DataType
+) -> None:
+    values = data.draw(st.lists(near_tokens(head), max_size=12))
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        values = [v.decode("utf-8", "replace").encode("utf-8") for v in values]
+    array = pa.array(values, pa.binary()).cast(arrow_type)
+    view = array.slice(data.draw(st.integers(0, len(values))))  # a view with an offset
+    buffers = _column_buffers(view)
+    canonical = b"" if buffers is None else _hmacbatch.canonical_tokens(head, *buffers)
+    pattern = re.compile(re.escape(head) + CANONICAL_B64)
+    assert list(canonical) == [
+        int(pattern.fullmatch(v) is not None) for v in values[len(values) - len(view) :]
+    ]
+
+
 KEY = bytes(range(32))
 
 
@@ -123,11 +172,34 @@ def test_bad_arguments_raise(key: bytes, offsets: list[int], width: int, data: b
         _hmacbatch.hmac_sha256(key, b"", packed, width, data)
 
 
+@pytest.mark.parametrize(
+    "offsets,width,data,problem",
+    [
+        ([0, 5], 4, b"abcd", "past the data buffer"),
+        ([0, 2**31 - 1], 4, b"a", "past the data buffer"),
+        ([0, 3, 2], 4, b"abc", "must not decrease"),
+        ([1, 0], 8, b"a", "must not decrease"),
+        ([0, 2**62], 8, b"a", "past the data buffer"),
+        ([-1, 0], 4, b"a", "must not be negative"),
+        ([0, 1], 2, b"a", "width must be 4 or 8"),
+        ([], 4, b"", "count \\+ 1"),
+    ],
+)
+def test_canonical_tokens_bad_arguments_raise(
+    offsets: list[int], width: int, data: bytes, problem: str
+) -> None:
+    packed = np.array(offsets, dtype=np.int64 if width == 8 else np.int32).tobytes()
+    with pytest.raises(ValueError, match=problem):
+        _hmacbatch.canonical_tokens(b"t1.", packed, width, data)
+
+
 def test_ragged_buffers_raise() -> None:
     with pytest.raises(ValueError, match="count \\+ 1"):
         _hmacbatch.hmac_sha256(KEY, b"", b"\0\0\0\0\0\0", 4, b"")  # 1.5 offsets
     with pytest.raises(ValueError, match="32-byte digests"):
         _hmacbatch.token_texts(b"t1.", b"\0" * 33)
+    with pytest.raises(ValueError, match="count \\+ 1"):
+        _hmacbatch.canonical_tokens(b"t1.", b"\0" * 7, 8, b"")
 
 
 def test_arrow_columns_the_path_cannot_take() -> None:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -176,6 +177,32 @@ def test_stage2_column_agrees_with_parse_and_stage2(data: st.DataObject) -> None
         expected_digests,
         expected_refused,
     )
+
+
+@PROPS
+@given(st.data())
+def test_stage2_column_of_any_arrow_layout_equals_the_list(data: st.DataObject) -> None:
+    """Chunked, sliced, string or binary: an Arrow column gives what the same texts as a list give."""
+    key_type = data.draw(st.sampled_from(list(KeyType)))
+    good = str(Tokeniser(link_key()).tokenise(key_type, data.draw(st.text(min_size=1, max_size=12))))
+    texts: list[str | None] = [
+        data.draw(st.one_of(st.just(good), _mutations(good), st.none())) for _ in range(12)
+    ]
+    arrow_type = data.draw(st.sampled_from([pa.string(), pa.large_string(), pa.binary(), pa.string_view()]))
+    whole = pa.array([None, *texts, None], arrow_type).slice(1, len(texts))  # a view with an offset
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(texts)), max_size=4)))
+    chunked = pa.chunked_array(
+        [whole.slice(a, b - a) for a, b in zip([0, *cuts], [*cuts, len(texts)], strict=True)], arrow_type
+    )
+    rekeyer = BrokerRekeyer(broker_key())
+    expected = rekeyer.stage2_column(texts, key_type=key_type, link_version=1)
+    for column in (whole, chunked):
+        got = rekeyer.stage2_column(column, key_type=key_type, link_version=1)
+        assert (got.rows.tolist(), got.digests.to_pylist(), got.refused) == (
+            expected.rows.tolist(),
+            expected.digests.to_pylist(),
+            expected.refused,
+        )
 
 
 def test_stage2_column_refuses_a_stale_version_with_its_reason() -> None:

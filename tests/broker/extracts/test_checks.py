@@ -3,15 +3,27 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
+from polars.testing import assert_frame_equal
 
 from agreements.model import Dataset
-from broker.extracts.checks import ExtractRefused, read_and_check
+from broker.extracts.checks import (
+    TOKEN_SCHEMA,
+    ExtractRefused,
+    _digest_views,
+    _key_type_views,
+    read_and_check,
+    rekey_tokens,
+    token_columns,
+)
 from pseudonymise.checkdigits import scn_check_digit
+from pseudonymise.matchkeys import KeyType
 from pseudonymise.pipeline import pseudonymise_file
 from pseudonymise.spec import DatasetSpec
-from pseudonymise.tokens import BrokerKey, BrokerRekeyer, LinkageKey, Tokeniser
+from pseudonymise.tokens import BrokerKey, BrokerRekeyer, LinkageKey, Token, TokenError, Tokeniser
 
 DATASET = Dataset.model_validate(
     {
@@ -158,3 +170,82 @@ def test_malformed_token_rejects_only_its_row(tmp_path: Path) -> None:
     checked = read_and_check(path, "csv", DATASET, REKEYER, 1)
     assert list(checked.bad_rows) == [2]
     assert checked.bad_rows[2][0].rule == "token"
+
+
+def cell_by_cell(frame: pl.DataFrame) -> pl.DataFrame:
+    """The tokens frame built one cell at a time with ``Token.parse`` and ``stage2``: the reference."""
+    found = []
+    for column, key_type in token_columns(DATASET).items():
+        for row, text in enumerate(frame[column].to_list(), start=1):
+            try:
+                token = Token.parse(text or "", stage=1, key_type=key_type, link_version=1)
+            except TokenError:
+                continue
+            found.append((row, key_type.value, REKEYER.stage2(token).digest))
+    return pl.DataFrame(found, schema=TOKEN_SCHEMA, orient="row")
+
+
+def with_odd_tokens(path: Path) -> pl.DataFrame:
+    """The extract with a malformed token, an empty and a missing cell, as text columns."""
+    frame = pl.read_csv(path, infer_schema=False)
+    row = pl.int_range(pl.len())
+    return frame.with_columns(
+        pl.when(row == 0).then(pl.lit("t1.scn.v1.xyz")).otherwise("token_scn").alias("token_scn"),
+        pl.when(row == 1)
+        .then(pl.lit(""))
+        .when(row == 2)
+        .then(None)
+        .otherwise("token_name_dob")
+        .alias("token_name_dob"),
+    )
+
+
+def test_tokens_frame_equals_the_cell_by_cell_reference(tmp_path: Path) -> None:
+    frame = with_odd_tokens(pseudonymised(tmp_path, raw_rows(5)))
+    csv_path, parquet_path = tmp_path / "odd.csv", tmp_path / "odd.parquet"
+    frame.write_csv(csv_path)
+    frame.write_parquet(parquet_path)  # keeps "" apart from null, as large or view strings
+    for path, file_format in ((csv_path, "csv"), (parquet_path, "parquet")):
+        checked = read_and_check(path, file_format, DATASET, REKEYER, 1)
+        assert_frame_equal(checked.tokens, cell_by_cell(frame))
+        assert {row: [p.rule for p in ps] for row, ps in checked.bad_rows.items()} == {1: ["token"]}
+
+
+def test_tokens_of_a_table_in_many_chunks(tmp_path: Path) -> None:
+    """A large CSV reads as many chunks per column: the digests stay in their chunks' buffers."""
+    frame = with_odd_tokens(pseudonymised(tmp_path, raw_rows(9)))
+    table = frame.to_arrow()
+    chunked = pa.Table.from_batches(
+        [batch for start in (0, 2, 2, 5) for batch in table.slice(start, 3 if start else 2).to_batches()]
+        + table.slice(8).to_batches()
+    )
+    assert chunked.column("token_scn").num_chunks > 3
+    tokens, problems = rekey_tokens(chunked, DATASET, REKEYER, 1)
+    assert_frame_equal(tokens, cell_by_cell(pl.from_arrow(chunked)))  # type: ignore[arg-type]
+    assert [(p.rule, p.row, p.column) for p in problems] == [("token", 1, "token_scn")]
+
+
+def test_token_views_hold_what_a_list_would() -> None:
+    counts = {key_type: i % 3 for i, key_type in enumerate(KeyType)}  # postcode_area is not inline
+    key_types = pl.Series(_key_type_views(counts))
+    assert key_types.dtype == pl.String
+    assert key_types.to_list() == [k.value for k, n in counts.items() for _ in range(n)]
+    digests = [os.urandom(32) for _ in range(7)]
+    chunk = pa.array(digests, pa.binary(32))
+    parts = [chunk.slice(0, 2), chunk.slice(2, 0), chunk.slice(3, 4)]  # offsets inside a buffer
+    column = pl.Series(_digest_views(parts))
+    assert column.dtype == pl.Binary
+    assert column.to_list() == digests[:2] + digests[3:]
+    assert column.sort().to_list() == sorted(digests[:2] + digests[3:])  # views' prefixes agree
+    assert pl.Series(_digest_views([])).to_list() == [] and np.asarray(column.is_null()).sum() == 0
+
+
+def test_repeated_column_name_refuses_the_file(tmp_path: Path) -> None:
+    path = pseudonymised(tmp_path, raw_rows(2))
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(header.replace("stage", "note", 1) + "\n" + rest)
+    with pytest.raises(ExtractRefused) as refused:
+        read_and_check(path, "csv", DATASET, REKEYER, 1)
+    assert ("columns", "A column name appears more than once.") in [
+        (p.rule, p.detail) for p in refused.value.problems
+    ]

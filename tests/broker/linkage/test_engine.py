@@ -547,7 +547,7 @@ def test_add_rows_equals_add_batch_and_answers_in_records_order() -> None:
     records = pl.DataFrame({"dataset": [r.dataset for r in batch], "record_id": [r.record_id for r in batch]})
     order = list(reversed(range(len(batch))))  # tokens in any order: rows point at their record
     tokens = pl.DataFrame(
-        [(i, kt, tok.encode()) for i in order for kt, tok in batch[i].tokens.items()],
+        [(i, kt, str(tok).encode()) for i in order for kt, tok in batch[i].tokens.items()],
         schema={"row": pl.Int64, "key_type": pl.String, "token": pl.Binary},
         orient="row",
     )
