@@ -634,14 +634,15 @@ class LinkageEngine:
         at a million) and could only add one spurious weak agreement, never a strong link.
         """
         return (
-            tokens.with_columns(pl.col("key_type").hash().alias("kh"))
+            # hash first, so the join carries integers, not the tokens' bytes
+            tokens.select("rec", pl.col("key_type").hash().alias("kh"), pl.col("token").hash().alias("th"))
             .join(self._domains, on="kh")
-            .select("rec", "bit", (pl.col("token").hash() ^ pl.col("salt")).alias("k"))
+            .select("rec", "bit", (pl.col("th") ^ pl.col("salt")).alias("k"))
         )
 
     def _add_signatures(self, tokens: pl.DataFrame) -> None:
         """OR into ``_sig`` which families' first tier each record of ``tokens`` carries."""
-        sig = tokens.with_columns(pl.col("key_type").hash().alias("kh")).join(self._presence, on="kh")
+        sig = tokens.select("rec", pl.col("key_type").hash().alias("kh")).join(self._presence, on="kh")
         np.bitwise_or.at(self._sig, sig["rec"].to_numpy(), sig["sig"].to_numpy())
 
     def _strong_tokens(self) -> pl.DataFrame:
