@@ -25,7 +25,6 @@ import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -129,66 +128,60 @@ def _concurrently(writers: int, per_writer: int, work: Callable[[int], None]) ->
 
 
 def bench_appends(writers: int, per_writer: int) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from audit.event import AuditEvent, Decision
     from broker.audit import service
-    from broker.database import make_engine, session_factory, transaction, upgrade
+    from broker.database import make_engine, scratch_database, session_factory, transaction, upgrade
 
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"bench_audit_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(text("CREATE TABLE plain_log (seq bigserial PRIMARY KEY, body text NOT NULL)"))
-        engine.dispose()  # children fork from here and must not share pooled connections
-
-        def plain(i: int) -> None:
+    with scratch_database(PG_ADMIN_URL, "bench_audit") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
             with engine.begin() as conn:
-                conn.execute(text("INSERT INTO plain_log (body) VALUES (:b)"), {"b": f'{{"i":{i}}}'})
+                conn.execute(text("CREATE TABLE plain_log (seq bigserial PRIMARY KEY, body text NOT NULL)"))
+            engine.dispose()  # children fork from here and must not share pooled connections
 
-        def audited(i: int) -> None:
+            def plain(i: int) -> None:
+                with engine.begin() as conn:
+                    conn.execute(text("INSERT INTO plain_log (body) VALUES (:b)"), {"b": f'{{"i":{i}}}'})
+
+            def audited(i: int) -> None:
+                with transaction(sessions) as session:
+                    service.record(
+                        session,
+                        AuditEvent(
+                            action="records.lookup",
+                            decision=Decision.allow,
+                            actor=str(i % 97),
+                            agency="council-a",
+                            agreement_id="agr-0001",
+                            subjects=(f"tok{i:08x}",),
+                            result={"rows": 1},
+                        ),
+                    )
+
+            sessions = session_factory(engine)
+            plain_rate = _concurrently(writers, per_writer, plain)
+            audited_rate = _concurrently(writers, per_writer, audited)
+            key = NoteSigner.generate(service.ORIGIN)
             with transaction(sessions) as session:
-                service.record(
-                    session,
-                    AuditEvent(
-                        action="records.lookup",
-                        decision=Decision.allow,
-                        actor=str(i % 97),
-                        agency="council-a",
-                        agreement_id="agr-0001",
-                        subjects=(f"tok{i:08x}",),
-                        result={"rows": 1},
-                    ),
-                )
-
-        sessions = session_factory(engine)
-        plain_rate = _concurrently(writers, per_writer, plain)
-        audited_rate = _concurrently(writers, per_writer, audited)
-        key = NoteSigner.generate(service.ORIGIN)
-        with transaction(sessions) as session:
-            service.create_checkpoint(session, key)
-        with sessions() as session:
-            report = service.verify(session, [key.verifier()])
-        if not report.ok or report.entries != writers * per_writer:
-            raise SystemExit(f"audit log incomplete or broken after the appends: {report}")
-        return {
-            "writers": writers,
-            "appends": writers * per_writer,
-            "appends_per_s": round(audited_rate),
-            "plain_inserts_per_s": round(plain_rate),
-            "appends_vs_plain": round(audited_rate / plain_rate, 2),
-            "log_verified": report.ok,
-            "log_rows": report.entries,
-        }
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+                service.create_checkpoint(session, key)
+            with sessions() as session:
+                report = service.verify(session, [key.verifier()])
+            if not report.ok or report.entries != writers * per_writer:
+                raise SystemExit(f"audit log incomplete or broken after the appends: {report}")
+            return {
+                "writers": writers,
+                "appends": writers * per_writer,
+                "appends_per_s": round(audited_rate),
+                "plain_inserts_per_s": round(plain_rate),
+                "appends_vs_plain": round(audited_rate / plain_rate, 2),
+                "log_verified": report.ok,
+                "log_rows": report.entries,
+            }
+        finally:
+            engine.dispose()
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """Extract ingest: a pseudonymised extract accepted end to end, against polars copying the same file.
 
-Ours: ``broker.extracts.service.submit`` in one transaction on a fresh database (SQLite file by
-default, ``--database-url`` for another): authorisation, reading, column/type/range checks, stage-2
-re-keying of every token, residual-PII scan of the notes, linkage, AES-GCM sealing, the bucketed token
-and subject indexes, the linkage state and the audit event, committed. Baseline, same run and same
+Ours: ``broker.extracts.service.submit`` in one transaction on a fresh database (a SQLite file by
+default; ``--postgres``: a scratch PostgreSQL database on ``BROKER_TEST_PG_URL``'s server, dropped
+afterwards): authorisation, reading, column/type/range checks, stage-2 re-keying of every token,
+residual-PII scan of the notes, linkage, AES-GCM sealing, the bucketed token and subject indexes, the
+linkage state and the audit event, committed. Baseline, same run and same
 file: polars reading the CSV and writing it as Parquet (the cheapest "accept a file and store it").
 
 The extract has the columns of ``fife-attendance`` in the example early-intervention agreement, one
@@ -23,8 +24,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from datetime import date  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -34,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from agreements.loader import load_file  # noqa: E402
 from broker import demo  # noqa: E402
 from broker.agencies.service import Actor, authenticate  # noqa: E402
-from broker.database import make_engine, session_factory, transaction, upgrade  # noqa: E402
+from broker.database import make_engine, scratch_database, session_factory, transaction, upgrade  # noqa: E402
 from broker.extracts import service  # noqa: E402
 from broker.keys import service as keys  # noqa: E402
 from broker.secrets import load_secrets  # noqa: E402
@@ -44,6 +47,7 @@ from pseudonymise.scan import analyzer  # noqa: E402
 from pseudonymise.spec import token_column  # noqa: E402
 from pseudonymise.tokens import LinkageKey, Tokeniser  # noqa: E402
 
+PG_ADMIN_URL = os.environ.get("BROKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 AGREEMENT = demo.EXAMPLES / "early-intervention-fife.yaml"
 DATASET = "fife-attendance"
 STAGES = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "S1", "S2", "S3", "S4", "S5", "S6"]
@@ -149,12 +153,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20k rows instead of 1M")
     parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL database, not SQLite")
     args = parser.parse_args()
     n = args.rows or (20_000 if args.quick else 1_000_000)
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        workdir = Path(tmp)
-        sessions, master, tokens = setup(workdir, args.database_url)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
+        url = stack.enter_context(scratch_database(PG_ADMIN_URL, "bench_ingest")) if args.postgres else None
+        sessions, master, tokens = setup(workdir, url)
         with sessions() as session:
             key = keys.linkage_key(session, "isa-fife-early-intervention", master_key=master)
         path = extract_file(people(n), key, workdir / "extract.csv")
@@ -187,7 +192,7 @@ def main() -> None:
                 "ours_s": round(ours, 2),
                 "baseline_s": round(baseline, 3),
                 "rows_per_s": round(n / ours),
-                "database": "sqlite" if args.database_url is None else "given",
+                "database": "postgresql" if args.postgres else "sqlite",
             }
         )
     )

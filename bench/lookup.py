@@ -37,21 +37,19 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import Any, Final  # noqa: E402
 
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from agreements.model import Agreement  # noqa: E402
 from broker import demo  # noqa: E402
 from broker.agencies.models import Role  # noqa: E402
 from broker.agencies.service import authenticate, create_principal  # noqa: E402
 from broker.agreements.service import get_active_agreement, seed_active_agreement  # noqa: E402
-from broker.database import make_engine, session_factory, transaction, upgrade  # noqa: E402
+from broker.database import make_engine, scratch_database, session_factory, transaction, upgrade  # noqa: E402
 from broker.extracts import service as extracts  # noqa: E402
 from broker.keys import service as keys  # noqa: E402
 from broker.secrets import load_secrets  # noqa: E402
@@ -239,14 +237,12 @@ def main() -> None:
         serve(args.serve, args.port, args.database_url, args.secrets)
         return
     n_children, requests = (1_000, 250) if args.quick else (20_000, 5_000)
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"broker_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    database_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    servers: list[subprocess.Popen[bytes]] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-lookup-") as tmp:
+    with (
+        scratch_database(PG_ADMIN, "broker_bench") as database_url,
+        tempfile.TemporaryDirectory(prefix="bench-lookup-") as tmp,
+    ):
+        servers: list[subprocess.Popen[bytes]] = []
+        try:
             workdir = Path(tmp)
             tokens, children = setup(database_url, workdir, n_children)
             probes = [{k: c[k] for k in ("scn", "forename", "surname", "dob", "sex")} for c in children]
@@ -263,13 +259,10 @@ def main() -> None:
             asyncio.run(drive(url_full, tokens, probes, len(tokens)))
             bare = figures(*asyncio.run(drive(url_bare, tokens, probes, requests)))
             ours = figures(*asyncio.run(drive(url_full, tokens, probes, requests)))
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=30)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=30)
     print(
         json.dumps(
             {

@@ -7,14 +7,13 @@ Without a reachable server they skip locally; with BROKER_REQUIRE_POSTGRES=1 (CI
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.agencies.models import Agency, AgencyKind, Role
 from broker.agencies.service import bootstrap, create_agency, create_principal
 from broker.api.app import create_app
-from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.database import make_engine, scratch_database, session_factory, transaction, upgrade
 from broker.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("BROKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -54,15 +53,9 @@ def pg_url() -> Iterator[str]:
     admin = _pg_admin()
     if admin is None:
         pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
-    name = f"broker_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin.dispose()
+    with scratch_database(PG_ADMIN_URL, "broker_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
