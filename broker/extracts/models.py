@@ -105,7 +105,8 @@ class SubjectAlias(Base):
 
 
 class LinkageSnapshot(Base):
-    """The linkage engine's state for one agreement (stage-2 token digests only), replaced per extract."""
+    """The linkage engine's state for one agreement (stage-2 token digests only), replaced per extract;
+    its link tokens are in :class:`LinkageSegment` rows, one per extract."""
 
     __tablename__ = "linkage_states"
 
@@ -113,3 +114,15 @@ class LinkageSnapshot(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     records: Mapped[int] = mapped_column(Integer)
     state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LinkageSegment(Base):
+    """The link tokens one extract's records hold in its agreement's linkage space: written once when
+    the extract is linked and deleted when its records leave (supersession, retention), so a
+    submission writes its own tokens, not every extract's again."""
+
+    __tablename__ = "linkage_segments"
+
+    agreement_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    extract_id: Mapped[str] = mapped_column(ForeignKey("extracts.id"), primary_key=True)
+    tokens: Mapped[bytes] = mapped_column(LargeBinary)

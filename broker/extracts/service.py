@@ -44,6 +44,7 @@ from broker.extracts.models import (
     ExtractChunk,
     ExtractIndexBucket,
     ExtractStatus,
+    LinkageSegment,
     LinkageSnapshot,
     SubjectAlias,
 )
@@ -238,36 +239,26 @@ def _recast(frame: pl.DataFrame, types: Mapping[str, PolarsDataType]) -> pl.Data
     return frame.cast({c: t for c, t in types.items() if c in frame.columns})
 
 
-def _pack_state(state: LinkageState) -> bytes:
-    """Length-prefixed parts: the JSON meta, the records, tokens and aliases frames as Arrow IPC and, as
-    a fifth part, the link tokens as one run of fixed 16-byte values, uncompressed: they are random
-    bytes, so zstd spent a second on them for nothing, and a run needs no offsets. (Tokens of another
-    size, only ever met in states from before version 4, stay in the tokens frame.)"""
-    tokens = state.tokens
-    raw = None
-    column = tokens["token"]
-    if tokens.height and column.dtype == pl.Binary and (column.bin.size() == LINK_TOKEN_BYTES).all():
-        raw = index.fixed_bytes(column, LINK_TOKEN_BYTES)
-        tokens = tokens.drop("token")
-    meta = json.dumps(state.meta, sort_keys=True).encode()
-    buffer = io.BytesIO()
-    buffer.write(struct.pack(">Q", len(meta)) + meta)
-    for frame in (state.records, tokens, state.aliases):
-        start = buffer.tell()
-        buffer.write(bytes(8))  # the length, filled in below: one buffer, no copies of the frames
-        _recast(frame, _STORED).write_ipc(buffer, compression="zstd")
-        end = buffer.tell()
-        buffer.seek(start)
-        buffer.write(struct.pack(">Q", end - start - 8))
-        buffer.seek(end)
-    if raw is not None:
-        buffer.write(struct.pack(">Q", raw.nbytes))
-        buffer.write(raw.data)
-    return buffer.getvalue()
+#: meta key of a state row whose link tokens are in ``linkage_segments``, one row per extract
+_SEGMENTED: Final = "token_segments"
+_TOKENS_HELD: Final = {"rec": pl.Int64, "key_type": pl.String, "token": pl.Binary}
 
 
-def _unpack_state(blob: bytes) -> LinkageState:
-    """Inverse of :func:`_pack_state`; a state from before version 4 gets its text tokens as bytes."""
+def _write_part(buffer: io.BytesIO, part: pl.DataFrame | memoryview) -> None:
+    """One length-prefixed part: a frame as zstd Arrow IPC in its stored types, or raw bytes."""
+    start = buffer.tell()
+    buffer.write(bytes(8))  # the length, filled in below: one buffer, no copies of the frames
+    if isinstance(part, pl.DataFrame):
+        _recast(part, _STORED).write_ipc(buffer, compression="zstd")
+    else:
+        buffer.write(part)
+    end = buffer.tell()
+    buffer.seek(start)
+    buffer.write(struct.pack(">Q", end - start - 8))
+    buffer.seek(end)
+
+
+def _parts(blob: bytes) -> list[memoryview]:
     view = memoryview(blob)
     parts: list[memoryview] = []
     offset = 0
@@ -275,22 +266,93 @@ def _unpack_state(blob: bytes) -> LinkageState:
         (size,) = struct.unpack_from(">Q", view, offset)
         parts.append(view[offset + 8 : offset + 8 + size])
         offset += 8 + size
-    meta_json, records, tokens, aliases, *raw = parts
-    meta = json.loads(bytes(meta_json))
-    token_frame = _recast(pl.read_ipc(io.BytesIO(tokens)), _HELD)
-    if raw:
-        run = pa.py_buffer(raw[0])
-        size = len(run) // LINK_TOKEN_BYTES
-        fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(LINK_TOKEN_BYTES), size, [None, run])
-        token_frame = token_frame.with_columns(pl.Series("token", fixed, dtype=pl.Binary))
+    return parts
+
+
+def _frame(part: memoryview) -> pl.DataFrame:
+    return _recast(pl.read_ipc(io.BytesIO(part)), _HELD)
+
+
+def _token_run(part: memoryview) -> pl.Series:
+    """A run of 16-byte link tokens back into a Binary column (no copy per value)."""
+    run = pa.py_buffer(part)
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(LINK_TOKEN_BYTES), len(run) // LINK_TOKEN_BYTES, [None, run]
+    )
+    return pl.Series("token", fixed, dtype=pl.Binary)
+
+
+def _pack_state(state: LinkageState) -> bytes:
+    """The state row: JSON meta, records and aliases (Arrow IPC). The link tokens are not in it: each
+    extract's are a :class:`LinkageSegment` (:func:`_save_engine`)."""
+    buffer = io.BytesIO()
+    _write_part(buffer, memoryview(json.dumps({**state.meta, _SEGMENTED: True}, sort_keys=True).encode()))
+    _write_part(buffer, state.records)
+    _write_part(buffer, state.aliases)
+    return buffer.getvalue()
+
+
+def _pack_segment(tokens: pl.DataFrame) -> bytes:
+    """One extract's link tokens (row: the record's place among the extract's records, key_type, token):
+    row and key type as Arrow IPC, the tokens as one uncompressed run of 16-byte values (random bytes,
+    on which zstd spent a second for nothing; a run needs no offsets)."""
+    buffer = io.BytesIO()
+    _write_part(buffer, tokens.select(pl.col("row").cast(pl.Int32), "key_type"))
+    _write_part(buffer, index.fixed_bytes(tokens["token"], LINK_TOKEN_BYTES).data)
+    return buffer.getvalue()
+
+
+def _spans(records: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Extract id -> (first record number, record count) in the linkage space. An extract's records are
+    added together and removal keeps the order, so they are consecutive; anything else is a bug."""
+    spans = (
+        records.group_by(pl.col("record_id").str.extract(r"^([^:]*):", 1).alias("extract"))
+        .agg(pl.col("rec").min().alias("first"), pl.col("rec").max().alias("last"), pl.len().alias("n"))
+        .filter(pl.col("extract").is_not_null())
+    )
+    if (spans["last"] - spans["first"] + 1 != spans["n"]).any():
+        raise RuntimeError("an extract's records are not consecutive in the linkage state")
+    return {e: (first, n) for e, first, n in spans.select("extract", "first", "n").iter_rows()}
+
+
+def _segment_tokens(records: pl.DataFrame, segments: Mapping[str, bytes]) -> pl.DataFrame:
+    """The state's (rec, key_type, token) from its extracts' segments, in record order."""
+    spans = _spans(records)
+    frames = []
+    for extract_id, blob in sorted(segments.items(), key=lambda item: spans.get(item[0], (-1, 0))[0]):
+        if extract_id not in spans:
+            raise RuntimeError("a linkage segment has no records in the linkage state")
+        first, n = spans[extract_id]
+        head, run = _parts(blob)
+        tokens = _frame(head).with_columns(_token_run(run))
+        if tokens.height and not 0 <= tokens["row"].min() <= tokens["row"].max() < n:  # type: ignore[operator]
+            raise RuntimeError("a linkage segment points past its extract's records")
+        frames.append(tokens.select((pl.col("row") + first).alias("rec"), "key_type", "token"))
+    return pl.concat(frames).cast(_TOKENS_HELD) if frames else pl.DataFrame(schema=_TOKENS_HELD)  # type: ignore[arg-type]
+
+
+def _unpack_state(blob: bytes, segments: Mapping[str, bytes] | None = None) -> LinkageState:
+    """Inverse of :func:`_pack_state` with the agreement's segments (``None``: the tokens are not
+    wanted). Older layouts still load: tokens inline in the row, as a run (5 parts) or in the tokens
+    frame (4 parts), and before version 4 as text."""
+    parts = _parts(blob)
+    meta = json.loads(bytes(parts[0]))
+    if meta.pop(_SEGMENTED, False):
+        _, records, aliases = parts
+        record_frame = _frame(records)
+        tokens = (
+            _segment_tokens(record_frame, segments)
+            if segments is not None
+            else pl.DataFrame(schema=_TOKENS_HELD)
+        )
+        return LinkageState(record_frame, tokens, pl.read_ipc(io.BytesIO(aliases)), meta)
+    _, records, tokens_part, aliases, *run = parts
+    token_frame = _frame(tokens_part)
+    if run:
+        token_frame = token_frame.with_columns(_token_run(run[0]))
     elif meta.get("version", 0) < _BINARY_TOKENS_SINCE:
         token_frame = token_frame.with_columns(_text_link_token(pl.col("token")))
-    return LinkageState(
-        records=_recast(pl.read_ipc(io.BytesIO(records)), _HELD),
-        tokens=token_frame,
-        aliases=pl.read_ipc(io.BytesIO(aliases)),
-        meta=meta,
-    )
+    return LinkageState(_frame(records), token_frame, pl.read_ipc(io.BytesIO(aliases)), meta)
 
 
 def load_engine(
@@ -305,7 +367,13 @@ def load_engine(
         snapshot = LinkageSnapshot(agreement_id=agreement_id, updated_at=_now(), records=0, state=b"")
         session.add(snapshot)
         return LinkageEngine(key), snapshot
-    return LinkageEngine.from_state(_unpack_state(snapshot.state), key), snapshot
+    rows = session.execute(
+        select(LinkageSegment.extract_id, LinkageSegment.tokens).where(
+            LinkageSegment.agreement_id == agreement_id
+        )
+    )
+    segments = {extract_id: tokens for extract_id, tokens in rows}
+    return LinkageEngine.from_state(_unpack_state(snapshot.state, segments), key), snapshot
 
 
 def link_token(digest: pl.Expr) -> pl.Expr:
@@ -348,10 +416,42 @@ def _record_merges(session: Session, agreement_id: str, merged: dict[str, str]) 
     )
 
 
-def _save_engine(snapshot: LinkageSnapshot, state: LinkageState, packed: bytes) -> None:
+def _save_engine(session: Session, snapshot: LinkageSnapshot, state: LinkageState, packed: bytes) -> None:
+    """Store ``state`` (``packed`` by :func:`_pack_state`): a segment for each extract in it that has
+    none yet (also every extract of a state from before segments), none for extracts whose records
+    have left, and the state row."""
+    agreement_id = snapshot.agreement_id
+    spans = _spans(state.records)
+    stored = set(
+        session.scalars(select(LinkageSegment.extract_id).where(LinkageSegment.agreement_id == agreement_id))
+    )
+    if stored - spans.keys():
+        session.execute(
+            delete(LinkageSegment).where(
+                LinkageSegment.agreement_id == agreement_id,
+                LinkageSegment.extract_id.in_(sorted(stored - spans.keys())),
+            )
+        )
+    for extract_id in sorted(spans.keys() - stored):
+        _insert_segment(session, agreement_id, extract_id, _cut_segment(state, *spans[extract_id]))
     snapshot.state = packed
     snapshot.records = state.records.height
     snapshot.updated_at = _now()
+
+
+def _cut_segment(state: LinkageState, first: int, n: int) -> bytes:
+    """The packed segment of the extract whose records are ``first`` .. ``first + n - 1``."""
+    tokens = state.tokens.filter(pl.col("rec").is_between(first, first + n - 1))
+    return _pack_segment(tokens.select((pl.col("rec") - first).alias("row"), "key_type", "token"))
+
+
+def _insert_segment(session: Session, agreement_id: str, extract_id: str, packed: bytes) -> None:
+    _bulk_insert(
+        session,
+        LinkageSegment,
+        ("agreement_id", "extract_id", "tokens"),
+        [(agreement_id, extract_id, packed)],
+    )
 
 
 def _records_of(extract: Extract) -> str:
@@ -359,25 +459,25 @@ def _records_of(extract: Extract) -> str:
     return f"{extract.id}:"
 
 
-def _link(
-    engine: LinkageEngine, extract: tuple[str, str], tokens: pl.DataFrame, superseded: tuple[str, str] | None
-) -> tuple[pl.DataFrame, dict[str, str], LinkageState]:
-    """Add the accepted rows of ``extract`` (dataset, record-id prefix) to the agreement's linkage space;
-    returns (_row, subject), the subject ids the batch retired (-> survivor) and the new state.
+@dataclass(frozen=True)
+class _Batch:
+    """An extract's rows as linkage takes them: one record per row that carries tokens (``rows``, in
+    order, named in ``records``), and the tokens pointing at their record's line (``tokens``: row,
+    key_type, token)."""
 
-    It runs on a worker thread beside the database work, so it is given plain values, never ORM
-    objects (reading an expired attribute would use the session from two threads). The superseded
-    extract's records leave the linkage space after the new ones joined it, so the children keep their
-    subject pseudonyms (clusters never split) and stale tokens stop linking.
-    """
-    dataset_id, prefix = extract
-    # one linkage record per row that carries tokens, named once; each token points at its record's line
+    rows: pl.Series
+    records: pl.DataFrame
+    tokens: pl.DataFrame
+
+
+def _batch(dataset_id: str, prefix: str, tokens: pl.DataFrame) -> _Batch:
     token_rows = tokens.get_column("_row").to_numpy()
     carries = np.zeros(int(token_rows.max(initial=-1)) + 1, dtype=bool)
     carries[token_rows] = True
     rows = pl.Series("_row", np.flatnonzero(carries))
     line = np.cumsum(carries) - 1  # row number -> its line among the rows with tokens
-    report = engine.add_rows(
+    return _Batch(
+        rows,
         pl.DataFrame({"dataset": dataset_id, "record_id": prefix + rows.cast(pl.String)}),
         tokens.select(
             pl.lit(pl.Series(line)).gather(pl.col("_row")).alias("row"),
@@ -385,9 +485,25 @@ def _link(
             link_token(pl.col("digest")).alias("token"),
         ),
     )
+
+
+def _link(
+    engine: LinkageEngine, batch: _Batch, superseded: tuple[str, str] | None
+) -> tuple[pl.DataFrame, dict[str, str], LinkageState]:
+    """Add an extract's batch to the agreement's linkage space; returns (_row, subject), the subject ids
+    the batch retired (-> survivor) and the new state.
+
+    It runs on a worker thread beside the database work, so it is given plain values, never ORM
+    objects (reading an expired attribute would use the session from two threads). The superseded
+    extract (dataset, record-id prefix) leaves the linkage space after the new records joined it, so
+    the children keep their subject pseudonyms (clusters never split) and stale tokens stop linking.
+    """
+    report = engine.add_rows(batch.records, batch.tokens)
+    if report.records_added != batch.records.height:  # its segment was written as all new records'
+        raise RuntimeError("an extract's records were already in the linkage space")
     if superseded is not None:
         engine.remove(superseded[0], prefix=superseded[1])
-    subjects = pl.DataFrame({"_row": rows, "subject": report.assignments["subject_id"]})
+    subjects = pl.DataFrame({"_row": batch.rows, "subject": report.assignments["subject_id"]})
     return subjects, report.merged, engine.to_state()
 
 
@@ -491,26 +607,30 @@ def _store(
 ) -> None:
     """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction.
 
-    The work is split so that the database writes overlap the computing: sealing, sorting the indexed
-    digests, linking, packing the linkage state and building the index buckets run on two worker
-    threads (polars, numpy, AES-GCM and sqlite3 let go of the GIL), while this thread, the only one
-    using the session, writes each result as soon as it is ready.
+    The work is split so that the database writes overlap the computing: packing the extract's linkage
+    segment (its link tokens, known before linking), sealing, sorting the indexed digests, linking,
+    packing the linkage state and building the index buckets run on two worker threads (polars, numpy,
+    AES-GCM and sqlite3 let go of the GIL), while this thread, the only one using the session, writes
+    each result as soon as it is ready.
     """
     tokens = checked.tokens.join(good, on="_row", how="semi") if checked.bad_rows else checked.tokens
     data_key = storage.new_data_key()
     extract.wrapped_key = storage.wrap_key(master_key, extract.id, data_key)
     engine, snapshot = load_engine(session, master_key, extract.agreement_id)
+    batch = _batch(extract.dataset_id, _records_of(extract), tokens)
+    held = engine.held_tokens(batch.tokens)  # this extract's segment, known before linking
     with ThreadPoolExecutor(max_workers=2) as pool:
         linking = pool.submit(
             _link,
             engine,
-            (extract.dataset_id, _records_of(extract)),
-            tokens,
+            batch,
             None if superseded is None else (superseded.dataset_id, _records_of(superseded)),
         )
+        segment = pool.submit(_pack_segment, held)
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
         indexing = pool.submit(_indexed_tokens, tokens)
         session.flush()  # the extract row exists before the rows that refer to it
+        _insert_segment(session, extract.agreement_id, extract.id, segment.result())
         _bulk_insert(
             session,
             ExtractChunk,
@@ -522,7 +642,7 @@ def _store(
         building = pool.submit(_build_index, indexing.result(), subjects)
         if merged:
             _record_merges(session, extract.agreement_id, merged)
-        _save_engine(snapshot, state, packing.result())
+        _save_engine(session, snapshot, state, packing.result())
         session.flush()
         built = building.result()
         extract.token_bits, extract.subject_bits = built.token_bits, built.subject_bits
@@ -723,7 +843,7 @@ def purge_expired(session: Session, master_key: bytes, at: datetime | None = Non
         for extract in (e for e in due if e.agreement_id == agreement_id):
             engine.remove(extract.dataset_id, prefix=_records_of(extract))
         state = engine.to_state()
-        _save_engine(snapshot, state, _pack_state(state))
+        _save_engine(session, snapshot, state, _pack_state(state))
     for extract in due:
         deleted = session.execute(
             delete(ExtractIndexBucket).where(ExtractIndexBucket.extract_id == extract.id)

@@ -369,6 +369,16 @@ class LinkageEngine:
             frame.join(rows, on="rk", maintain_order="left").select("row", "key_type", "token"),
         )
 
+    def held_tokens(self, tokens: pl.DataFrame) -> pl.DataFrame:
+        """The (row, key_type, token) of a batch that ``add_rows`` keeps, in its order: present tokens of
+        key types this engine links on. For new records these are exactly the tokens the state holds,
+        so they can be stored before linking has finished."""
+        return tokens.filter(
+            pl.col("token").is_not_null() & pl.col("key_type").is_in(self._known_types)
+        ).select(
+            pl.col("row").cast(pl.Int64), pl.col("key_type").cast(pl.String), pl.col("token").cast(pl.Binary)
+        )
+
     def add_rows(self, records: pl.DataFrame, tokens: pl.DataFrame) -> BatchReport:
         """``add_batch`` for a batch given once per record: ``records`` (dataset, record_id), distinct,
         and ``tokens`` (row, key_type, token), ``row`` numbering a line of ``records``.
@@ -394,12 +404,8 @@ class LinkageEngine:
         self._parent = np.concatenate([self._parent, np.arange(n_old, n, dtype=np.int64)])
         self._sid = self._sid.extend(pl.repeat(None, added.height, dtype=pl.String, eager=True))
 
-        fresh = tokens.filter(
-            pl.col("token").is_not_null() & pl.col("key_type").is_in(self._known_types)
-        ).select(
-            _at(rec_of_row, pl.col("row")).alias("rec"),
-            pl.col("key_type").cast(pl.String),
-            pl.col("token").cast(pl.Binary),
+        fresh = self.held_tokens(tokens).select(
+            _at(rec_of_row, pl.col("row")).alias("rec"), "key_type", "token"
         )
         touched = np.zeros(n, dtype=bool)
         touched[known["rec"].to_numpy()] = True

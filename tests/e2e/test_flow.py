@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker import demo
 from broker.database import transaction
 from broker.extracts.cli import submit_http
-from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSnapshot
+from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSegment, LinkageSnapshot
 from broker.extracts.service import purge_expired
 from broker.keys import service as keys
 from broker.synth.generator import generate
@@ -309,3 +309,4 @@ def test_purge_shreds_expired_extracts(flow: Flow) -> None:
         assert session.scalar(select(func.count()).select_from(ExtractIndexBucket)) == 0
         # the shredded rows left the linkage space too: nothing of theirs links any more
         assert session.scalar(select(LinkageSnapshot.records)) == 0
+        assert session.scalar(select(func.count()).select_from(LinkageSegment)) == 0

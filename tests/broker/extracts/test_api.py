@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import struct
 from pathlib import Path
 
 import httpx
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agreements.loader import load_file
@@ -16,7 +19,15 @@ from broker import demo
 from broker.api.app import create_app
 from broker.audit.models import AuditRecord
 from broker.database import transaction
-from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, LinkageSnapshot, SubjectAlias
+from broker.extracts.models import (
+    Extract,
+    ExtractChunk,
+    ExtractIndexBucket,
+    LinkageSegment,
+    LinkageSnapshot,
+    SubjectAlias,
+)
+from broker.extracts.service import _unpack_state
 from broker.keys import service as keys
 from broker.settings import Settings
 from broker.synth.generator import generate
@@ -110,8 +121,9 @@ def test_receipt_history_and_supersession(
     body = second.json()
     assert body["status"] == "accepted" and body["supersedes"] == first.json()["extract_id"]
     assert body["rows_accepted"] == frame.height - 2
-    with sessions() as session:  # the superseded rows left the linkage space
+    with sessions() as session:  # the superseded rows left the linkage space, with their tokens' segment
         assert session.scalar(select(LinkageSnapshot.records)) == frame.height - 2
+        assert session.scalars(select(LinkageSegment.extract_id)).all() == [body["extract_id"]]
     history = client.get(URL, headers={"Authorization": f"Bearer {officer}"}).json()
     assert [h["extract_id"] for h in history] == [body["extract_id"], first.json()["extract_id"]]
     one = client.get(f"{URL}/{body['extract_id']}", headers={"Authorization": f"Bearer {officer}"})
@@ -174,7 +186,14 @@ def test_failure_while_storing_leaves_nothing_behind(
     response = _post(client, people[("edu-fife", "data_officer")], extract)
     assert response.status_code == 500 and "disk full" not in response.text
     with sessions() as session:
-        for table in (Extract, ExtractChunk, ExtractIndexBucket, SubjectAlias, LinkageSnapshot):
+        for table in (
+            Extract,
+            ExtractChunk,
+            ExtractIndexBucket,
+            SubjectAlias,
+            LinkageSnapshot,
+            LinkageSegment,
+        ):
             assert session.scalar(select(func.count()).select_from(table)) == 0, table.__tablename__
 
 
@@ -194,3 +213,50 @@ def test_an_audit_failure_at_commit_fails_the_submission_and_stores_nothing(
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Extract)) == 0
         assert session.scalar(select(func.count()).select_from(ExtractIndexBucket)) == 0
+
+
+def test_a_state_from_before_segments_moves_its_tokens_into_segments(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    people: dict,
+    extract: Path,
+    synth_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """A state row written before segments holds every extract's link tokens inline. It still loads, and
+    the next submission stores them as the extract's segment beside its own, linking as before."""
+    first = _post(client, people[("edu-fife", "data_officer")], extract)
+    assert first.status_code == 201
+    with transaction(sessions) as session:  # rewrite the state as the layout before segments had it
+        snapshot = session.scalars(select(LinkageSnapshot)).one()
+        rows = session.execute(select(LinkageSegment.extract_id, LinkageSegment.tokens))
+        state = _unpack_state(snapshot.state, {extract_id: tokens for extract_id, tokens in rows})
+        parts = [json.dumps(state.meta).encode()]
+        for frame in (state.records, state.tokens, state.aliases):
+            buffer = io.BytesIO()
+            frame.write_ipc(buffer)
+            parts.append(buffer.getvalue())
+        snapshot.state = b"".join(struct.pack(">Q", len(part)) + part for part in parts)
+        session.execute(delete(LinkageSegment))
+    master = client.app.state.secrets.master_key  # type: ignore[attr-defined]
+    with sessions() as session:
+        key = keys.linkage_key(session, AGREEMENT, master_key=master)
+    health = load_file(EXAMPLE).dataset("fife-health-visiting")
+    visits = demo.pseudonymise_for(synth_dir, health, demo.SYNTH_SOURCES[health.id], key, tmp_path)
+    second = _post(
+        client,
+        people[("health-nhs-fife", "data_officer")],
+        visits,
+        url=f"/v1/agreements/{AGREEMENT}/datasets/{health.id}/extracts",
+    )
+    assert second.status_code == 201 and second.json()["status"] == "accepted", second.text
+    with sessions() as session:
+        ids = set(session.scalars(select(LinkageSegment.extract_id)))
+        assert ids == {first.json()["extract_id"], second.json()["extract_id"]}
+        snapshot = session.scalars(select(LinkageSnapshot)).one()
+        rows = session.execute(select(LinkageSegment.extract_id, LinkageSegment.tokens))
+        now = _unpack_state(snapshot.state, {extract_id: tokens for extract_id, tokens in rows})
+    # the first extract's records and tokens are where they were, the second's follow them
+    assert now.records.head(state.records.height).drop("subject_id").equals(state.records.drop("subject_id"))
+    assert now.tokens.head(state.tokens.height).equals(state.tokens)
+    assert now.tokens.height > state.tokens.height

@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.database import transaction
 from broker.extracts import index
 from broker.extracts.models import SubjectAlias
-from broker.extracts.service import _pack_state, _record_merges, _unpack_state, link_token
+from broker.extracts.service import (
+    _cut_segment,
+    _pack_segment,
+    _pack_state,
+    _parts,
+    _record_merges,
+    _spans,
+    _unpack_state,
+    link_token,
+)
 from broker.linkage.engine import LinkageEngine, LinkageState
 from pseudonymise.matchkeys import KeyType
 
@@ -99,35 +108,6 @@ def test_fixed_bytes_respects_a_sliced_column() -> None:
     assert [bytes(r) for r in index.fixed_bytes(column, 32)] == values[3:7]
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=50, unique=True))
-def test_linkage_state_round_trips_and_a_version_3_state_gets_the_same_tokens(digests: list[bytes]) -> None:
-    """Version 3 states held each digest as padded base64url text; loading one gives the bytes a new
-    submission links with, so old and new extracts keep linking."""
-    engine = LinkageEngine(b"k" * 32)
-    batch = pl.DataFrame(
-        {
-            "dataset": "d",
-            "record_id": [f"e:{i}" for i in range(len(digests))],
-            "key_type": "scn",
-            "digest": pl.Series(digests, dtype=pl.Binary),
-        }
-    ).select("dataset", "record_id", "key_type", link_token(pl.col("digest")).alias("token"))
-    engine.add_batch(batch)
-    state = engine.to_state()
-    back = _unpack_state(_pack_state(state))
-    assert back.meta == state.meta and back.tokens.equals(state.tokens) and back.records.equals(state.records)
-    assert back.tokens["token"].to_list() == [d[:16] for d in digests]
-    texts = [base64.urlsafe_b64encode(d).decode("ascii") for d in digests]
-    old = LinkageState(
-        state.records,
-        state.tokens.with_columns(pl.Series("token", texts)),
-        state.aliases,
-        {**state.meta, "version": 3},
-    )
-    assert _unpack_state(_pack_state(old)).tokens.equals(state.tokens)
-
-
 def test_merges_become_aliases_kept_one_hop(sessions: sessionmaker[Session]) -> None:
     a, b, c, d, f, g = ("s_" + str(i) * 24 for i in range(6))
     with transaction(sessions) as session:
@@ -147,31 +127,80 @@ def test_the_token_index_holds_exactly_the_keys_a_lookup_decides_on() -> None:
     assert not {KeyType.NAME, KeyType.NAME_SWAP, KeyType.POSTCODE_AREA} & index.INDEXED_KEYS
 
 
-def test_a_linkage_state_packed_before_the_token_run_still_loads() -> None:
-    """States written before the link tokens moved to their own uncompressed run (four parts, tokens
-    inside the IPC frame) load to the same frames as the current layout."""
+def _two_extracts(digests: list[bytes]) -> LinkageState:
+    """A state holding two extracts ("a" and "b") of one dataset, their tokens the digests' link tokens."""
     engine = LinkageEngine(b"k" * 32)
-    engine.add_batch(
-        pl.DataFrame(
-            {"dataset": "d", "record_id": ["e:1", "e:2"], "key_type": "scn", "token": [b"a" * 16, b"b" * 16]},
-            schema={"dataset": pl.String, "record_id": pl.String, "key_type": pl.String, "token": pl.Binary},
+    half = len(digests) // 2
+    for extract, part in (("a", digests[:half]), ("b", digests[half:])):
+        engine.add_batch(
+            pl.DataFrame(
+                {
+                    "dataset": "d",
+                    "record_id": [f"{extract}:{i}" for i in range(len(part))],
+                    "key_type": "scn",
+                    "digest": pl.Series(part, dtype=pl.Binary),
+                }
+            ).select("dataset", "record_id", "key_type", link_token(pl.col("digest")).alias("token"))
         )
-    )
-    state = engine.to_state()
-    meta = json.dumps(state.meta).encode()
-    parts = [meta]
-    for frame in (state.records, state.tokens, state.aliases):
+    return engine.to_state()
+
+
+def _segments(state: LinkageState) -> dict[str, bytes]:
+    """Each extract's segment, as ``_save_engine`` cuts them."""
+    return {extract_id: _cut_segment(state, *span) for extract_id, span in _spans(state.records).items()}
+
+
+def _legacy(state: LinkageState, *, run: bool) -> bytes:
+    """A state row as written before segments: tokens inline, in the tokens frame or (``run``) as a
+    fifth part of 16-byte values."""
+    tokens = state.tokens.drop("token") if run else state.tokens
+    parts = [json.dumps(state.meta).encode()]
+    for frame in (state.records, tokens, state.aliases):
         buffer = io.BytesIO()
         frame.write_ipc(buffer, compression="zstd")
         parts.append(buffer.getvalue())
-    old = b"".join(struct.pack(">Q", len(p)) + p for p in parts)
-    new = _pack_state(state)
-    sizes, offset = [], 0
-    while offset < len(new):
-        sizes.append(struct.unpack_from(">Q", new, offset)[0])
-        offset += 8 + sizes[-1]
-    assert len(sizes) == 5 and sizes[-1] == 2 * 16  # the current layout: the tokens' own run
-    for blob in (old, new):
-        back = _unpack_state(blob)
-        assert back.tokens.select("rec", "key_type", "token").equals(state.tokens)
-        assert back.records.equals(state.records) and back.meta == state.meta
+    if run:
+        parts.append(b"".join(state.tokens["token"].to_list()))
+    return b"".join(struct.pack(">Q", len(p)) + p for p in parts)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=2, max_size=50, unique=True))
+def test_linkage_state_round_trips_through_its_row_and_segments(digests: list[bytes]) -> None:
+    """The state row holds no tokens; with the extracts' segments it loads to the same frames, and
+    every older layout (tokens inline as a frame, as a run, or before version 4 as base64url text)
+    loads to the same tokens."""
+    state = _two_extracts(digests)
+    row = _pack_state(state)
+    back = _unpack_state(row, _segments(state))
+    assert back.meta == state.meta and back.records.equals(state.records)
+    assert back.aliases.equals(state.aliases) and back.tokens.equals(state.tokens)
+    assert back.tokens["token"].to_list() == [d[:16] for d in digests]
+    assert _unpack_state(row).tokens.height == 0  # tokens not asked for (the aliases alone)
+    assert len(_parts(row)) == 3  # meta, records, aliases: no tokens in the row
+    for blob in (_legacy(state, run=False), _legacy(state, run=True)):
+        assert _unpack_state(blob).tokens.equals(state.tokens)
+    texts = [base64.urlsafe_b64encode(d).decode("ascii") for d in digests]
+    version_3 = LinkageState(
+        state.records,
+        state.tokens.with_columns(pl.Series("token", texts)),
+        state.aliases,
+        {**state.meta, "version": 3},
+    )
+    assert _unpack_state(_legacy(version_3, run=False)).tokens.equals(state.tokens)
+
+
+def test_segments_must_match_the_records() -> None:
+    """A segment without its extract's records, or pointing past them, is a broken state, not data."""
+    state = _two_extracts([bytes([i]) * 32 for i in range(6)])
+    row, segments = _pack_state(state), _segments(state)
+    with pytest.raises(RuntimeError, match="no records"):
+        _unpack_state(row, {**segments, "c": segments["a"]})
+    with pytest.raises(RuntimeError, match="past"):
+        _unpack_state(
+            row,
+            {
+                "a": segments["b"] + b"",
+                "b": _pack_segment(pl.DataFrame({"row": [7], "key_type": ["scn"], "token": [b"x" * 16]})),
+            },
+        )

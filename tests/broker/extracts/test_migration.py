@@ -1,4 +1,5 @@
-"""0007_extract_index packs the old per-token and per-row index rows into buckets a lookup finds."""
+"""0007_extract_index packs the old per-token and per-row index rows into buckets a lookup finds;
+0010_linkage_segments will not go down while segments hold link tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from broker.database import _alembic_config, make_engine, session_factory, upgrade
 from broker.extracts import index
@@ -24,15 +25,7 @@ def test_old_index_rows_become_buckets(db_url: str) -> None:
     tokens = [os.urandom(32) for _ in range(6)]
     subjects = ["s_" + "1a" * 12, "s_" + "2b" * 12]
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO extracts (id, agreement_id, agreement_version, dataset_id, provider,"
-                " submitted_by, as_of, received_at, content_hash, file_format, status, rows_total,"
-                " rows_accepted, rows_rejected, problems)"
-                " VALUES (:e, 'agr', 1, 'd', 'p', 1, :as_of, :at, 'h', 'csv', 'accepted', 3, 3, 0, '[]')"
-            ),
-            {"e": extract_id, "as_of": at.date(), "at": at},
-        )
+        _insert_extract(conn, extract_id, at)
         for number, token in enumerate(tokens):
             conn.execute(
                 text("INSERT INTO extract_tokens (extract_id, token, subject) VALUES (:e, :t, :s)"),
@@ -63,4 +56,37 @@ def test_old_index_rows_become_buckets(db_url: str) -> None:
         assert [index.subject_rows(rows[(extract_id, s)], s) for s in subjects] == [[2], [1, 3]]
     with pytest.raises(RuntimeError, match="full digests"):  # the 16 stored bytes cannot go back
         command.downgrade(_alembic_config(engine), "0006_disclosure")
+    engine.dispose()
+
+
+def _insert_extract(conn: Connection, extract_id: str, at: datetime) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO extracts (id, agreement_id, agreement_version, dataset_id, provider,"
+            " submitted_by, as_of, received_at, content_hash, file_format, status, rows_total,"
+            " rows_accepted, rows_rejected, problems)"
+            " VALUES (:e, 'agr', 1, 'd', 'p', 1, :as_of, :at, 'h', 'csv', 'accepted', 3, 3, 0, '[]')"
+        ),
+        {"e": extract_id, "as_of": at.date(), "at": at},
+    )
+
+
+def test_segments_hold_the_downgrade_until_they_are_gone(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    extract_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        _insert_extract(conn, extract_id, datetime(2026, 11, 1, tzinfo=UTC))
+        conn.execute(
+            text("INSERT INTO linkage_segments (agreement_id, extract_id, tokens) VALUES ('agr', :e, :t)"),
+            {"e": extract_id, "t": b"\x00" * 8},
+        )
+    with pytest.raises(RuntimeError, match="inline"):
+        command.downgrade(_alembic_config(engine), "0009_audit_sequence")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM linkage_segments"))
+    command.downgrade(_alembic_config(engine), "0009_audit_sequence")
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM linkage_segments")).scalar() == 0
     engine.dispose()
