@@ -390,7 +390,8 @@ class LinkageEngine:
         cfg = self.config
         n_old = len(self)
         keys = records.select(list(_KEY_SCHEMA)).cast(_KEY_SCHEMA)  # type: ignore[arg-type]
-        if keys.is_duplicated().any():
+        # distinct 64-bit key hashes prove the keys distinct; only a shared hash needs the strings compared
+        if keys.select(_RECORD_HASH.n_unique()).item() != keys.height and keys.is_duplicated().any():
             raise ValueError("records must be distinct (dataset, record_id) pairs")
         keys = keys.with_row_index("rk")
         known = self._recs_of(keys)
