@@ -35,6 +35,20 @@ static int64_t offset_at(const unsigned char *offsets, int width, Py_ssize_t i)
     return value;
 }
 
+/* Where message i ends (it starts at START): sets *end, or returns why the offsets are unusable. Each
+ * offset is read once and checked before use, so even a buffer that another thread changes meanwhile
+ * cannot lead outside the data. */
+static const char *message_end(const Py_buffer *offsets, int width, Py_ssize_t i, int64_t start,
+                               Py_ssize_t data_len, int64_t *end)
+{
+    *end = offset_at(offsets->buf, width, i + 1);
+    if (*end < start)
+        return "offsets must not decrease";
+    if (*end > data_len)
+        return "offsets point past the data buffer";
+    return NULL;
+}
+
 /* Checked before anything is hashed: what the offsets buffer must look like. */
 static const char *check_shape(const Py_buffer *offsets, int width)
 {
@@ -87,15 +101,10 @@ static PyObject *hmac_sha256(PyObject *Py_UNUSED(module), PyObject *args, PyObje
         pad[i] = block[i] ^ 0x5c;
     SHA256_Init(&outer_keyed);
     SHA256_Update(&outer_keyed, pad, BLOCK);
-    /* Each offset is read once and checked before use, so even a buffer that another thread changes
-     * meanwhile cannot lead outside the data. */
-    int64_t start = offset_at(offsets.buf, width, 0);
+    int64_t start = offset_at(offsets.buf, width, 0), end;
     for (Py_ssize_t i = 0; i < count; i++) {
-        int64_t end = offset_at(offsets.buf, width, i + 1);
-        if (end < start || end > data.len) {
-            problem = end < start ? "offsets must not decrease" : "offsets point past the data buffer";
+        if ((problem = message_end(&offsets, width, i, start, data.len, &end)))
             break;
-        }
         ctx = inner_keyed;
         SHA256_Update(&ctx, messages + start, (size_t)(end - start));
         SHA256_Final(inner_digest, &ctx);
@@ -203,13 +212,10 @@ static PyObject *canonical_tokens(PyObject *Py_UNUSED(module), PyObject *args, P
     const unsigned char *text = data.buf, *expected = head.buf;
     const int64_t length = (int64_t)head.len + DIGEST_TEXT;
     Py_BEGIN_ALLOW_THREADS
-    int64_t start = offset_at(offsets.buf, width, 0);
+    int64_t start = offset_at(offsets.buf, width, 0), end;
     for (Py_ssize_t i = 0; i < count; i++) {
-        int64_t end = offset_at(offsets.buf, width, i + 1);
-        if (end < start || end > data.len) {
-            problem = end < start ? "offsets must not decrease" : "offsets point past the data buffer";
+        if ((problem = message_end(&offsets, width, i, start, data.len, &end)))
             break;
-        }
         const unsigned char *t = text + start;
         unsigned char ok = end - start == length && memcmp(t, expected, (size_t)head.len) == 0;
         if (ok) {
