@@ -867,9 +867,12 @@ def purge_expired(session: Session, master_key: bytes, at: datetime | None = Non
 
 
 def retired_pseudonyms(session: Session, agreement_id: str, subject: str) -> list[str]:
-    """Earlier pseudonyms of ``subject`` (clusters merged into it), so a subject access report is complete."""
-    blob = session.scalar(select(LinkageSnapshot.state).where(LinkageSnapshot.agreement_id == agreement_id))
-    if not blob:
-        return []
-    aliases = _unpack_state(blob).aliases
-    return sorted(aliases.filter(pl.col("subject_id") == subject)["alias"].to_list())
+    """Earlier pseudonyms of ``subject`` (clusters merged into it), so a subject access report is complete:
+    the alias table, kept one hop, by its (agreement, subject) index."""
+    return sorted(
+        session.scalars(
+            select(SubjectAlias.alias).where(
+                SubjectAlias.agreement_id == agreement_id, SubjectAlias.subject == subject
+            )
+        )
+    )

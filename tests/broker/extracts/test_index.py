@@ -29,6 +29,7 @@ from broker.extracts.service import (
     _spans,
     _unpack_state,
     link_token,
+    retired_pseudonyms,
 )
 from broker.linkage.engine import LinkageEngine, LinkageState
 from pseudonymise.matchkeys import KeyType
@@ -120,6 +121,10 @@ def test_merges_become_aliases_kept_one_hop(sessions: sessionmaker[Session]) -> 
             select(SubjectAlias.agreement_id, SubjectAlias.alias, SubjectAlias.subject)
         ).all()
     assert sorted(rows) == [("agr", x, g) for x in (a, b, c, d, f)] + [("other", a, d)]
+    with sessions() as session:  # a subject access report finds every earlier pseudonym of a child
+        assert retired_pseudonyms(session, "agr", g) == sorted([a, b, c, d, f])
+        assert retired_pseudonyms(session, "other", d) == [a]
+        assert retired_pseudonyms(session, "agr", a) == []
 
 
 def test_the_token_index_holds_exactly_the_keys_a_lookup_decides_on() -> None:
