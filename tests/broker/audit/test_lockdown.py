@@ -44,6 +44,11 @@ def _refused(engine: Engine, statement: str, params: dict[str, object] | None = 
     return str(info.value.orig)
 
 
+def _assert_denied(engine: Engine, statement: str) -> None:
+    message = _refused(engine, statement)
+    assert "permission denied" in message or "must be owner" in message, statement
+
+
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
@@ -87,8 +92,7 @@ def test_application_role_can_only_append(app_role: Engine) -> None:
         "ALTER TABLE audit_events DISABLE TRIGGER ALL",
         "DROP TABLE audit_events",
     ):
-        message = _refused(app_role, statement)
-        assert "permission denied" in message or "must be owner" in message, statement
+        _assert_denied(app_role, statement)
     with app_role.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 3
 
@@ -104,8 +108,7 @@ def test_application_role_cannot_draw_numbers_or_fill_holes_itself(app_role: Eng
         "SELECT currval('audit_seq')",
         "ALTER SEQUENCE audit_seq RESTART WITH 1",
     ):
-        message = _refused(app_role, statement)
-        assert "permission denied" in message or "must be owner" in message, statement
+        _assert_denied(app_role, statement)
     with app_role.connect() as conn:
         callable_: list[str] = list(
             conn.execute(
