@@ -75,7 +75,7 @@ class KeyOrder:
 
     Each item of ``ranked`` is an entry's key with its low ``shift`` bits replaced by the entry's index:
     sorting plain integers in place is several times cheaper than an argsort and allocates nothing. Keys
-    are HMAC output, so entries whose remaining top bits agree are rare; :func:`_pack` orders those fully.
+    are HMAC output, so entries whose remaining top bits agree are rare; :func:`complete` orders those fully.
     """
 
     ranked: np.ndarray
@@ -112,38 +112,73 @@ def token_order(digests: np.ndarray) -> KeyOrder:
 _Part = tuple[np.ndarray, int, np.ndarray | None]
 
 
-def _pack(parts: tuple[_Part, ...], order: KeyOrder) -> tuple[int, list[tuple[int, memoryview]]]:
-    """Bucket bits and (bucket, blob) rows of the entries ``parts`` make side by side, distinct and sorted.
+@dataclass(frozen=True)
+class Layout:
+    """Entries in key order with their first parts gathered in place and room left for the rest: the
+    bulk of packing an index, done before the rest is known (the token index is laid out while linkage
+    is still naming the subjects, and :func:`complete` fills them in).
 
-    Widths are multiples of 4. The bytes are the entries' big-endian fields, the first 8 the search
-    key, and ``order`` is their key order; entries sort as their bytes do, so a blob's entries sort as
-    their integers do.
+    ``rest`` is, per part still to come, its width and which of its rows each entry takes, in key order.
+    ``tied`` are the positions whose key prefix a neighbour shares: only there do the later parts decide
+    the order.
     """
-    # raw 4-byte words: copying needs no byte order
-    words = [(np.ascontiguousarray(rows).view(np.uint32), width // 4, of) for rows, width, of in parts]
-    tied, entries, dropped = _ties(words, order)
+
+    order: KeyOrder
+    out: np.ndarray
+    rest: tuple[tuple[int, np.ndarray], ...]
+    tied: np.ndarray
+
+
+def lay_out(
+    first: tuple[_Part, ...], rest: tuple[tuple[int, np.ndarray | None], ...], order: KeyOrder
+) -> Layout:
+    """Gather ``first`` (their bytes start with the 64-bit key ``order`` sorts) into key order and note
+    for each later part of ``rest`` (width, ``of``) which of its rows each entry will take. Widths are
+    multiples of 4."""
     n, mask = len(order.ranked), np.uint64((1 << order.shift) - 1)
-    out = np.empty((n - len(dropped), sum(k for _, k, _ in words)), dtype=np.uint32)
+    # raw 4-byte words: copying needs no byte order
+    words = [(np.ascontiguousarray(rows).view(np.uint32), width // 4, of) for rows, width, of in first]
+    out = np.empty((n, sum(k for _, k, _ in words) + sum(width // 4 for width, _ in rest)), dtype=np.uint32)
+    takes = [np.empty(n, dtype=np.uint32) for _ in rest]
     index = np.empty(min(n, _CHUNK), dtype=np.intp)
     gathered = [np.empty((len(index), w.shape[1]), dtype=np.uint32) for w, _, _ in words]
     # One pass in key order, a chunk at a time: each entry is gathered straight into its place. np.take
     # of whole rows of 4-byte words copies far faster than fancy indexing or opaque records, and with
     # mode="clip" (the indices are in range) it writes into the reused buffer without one of its own.
-    end = 0
     for start in range(0, n, _CHUNK):
         ranked = order.ranked[start : start + _CHUNK]
         at = np.bitwise_and(ranked, mask, out=index[: len(ranked)], casting="unsafe")
-        first, last = np.searchsorted(tied, (start, start + len(at)))
-        at[tied[first:last] - start] = entries[first:last]
-        first, last = np.searchsorted(dropped, (start, start + len(at)))
-        if last > first:
-            at = np.delete(at, dropped[first:last] - start)
         column = 0
         for (w, k, of), buffer in zip(words, gathered, strict=True):
             rows = np.take(w, at if of is None else of[at], axis=0, out=buffer[: len(at)], mode="clip")
-            out[end : end + len(at), column : column + k] = rows[:, :k]
+            out[start : start + len(at), column : column + k] = rows[:, :k]
             column += k
-        end += len(at)
+        for (_, of), take in zip(rest, takes, strict=True):
+            take[start : start + len(at)] = at if of is None else of[at]
+    return Layout(order, out, tuple((w, t) for (w, _), t in zip(rest, takes, strict=True)), _tied(order))
+
+
+def complete(layout: Layout, rest: tuple[np.ndarray, ...]) -> tuple[int, list[tuple[int, memoryview]]]:
+    """Bucket bits and (bucket, blob) rows of the entries ``layout`` began, with its later parts' rows
+    ``rest`` ((m, k) uint8 each): distinct and sorted, so a blob's entries sort as their integers do.
+
+    ``layout.out`` is filled in and cut in place, so a layout completes once.
+    """
+    out, order = layout.out, layout.order
+    column = out.shape[1] - sum(width // 4 for width, _ in layout.rest)
+    for (width, take), rows in zip(layout.rest, rest, strict=True):
+        w, k = np.ascontiguousarray(rows).view(np.uint32), width // 4
+        if len(take) and int(take.max()) >= len(w):
+            raise ValueError("an entry points past the rows given for it")
+        buffer = np.empty((min(len(take), _CHUNK), w.shape[1]), dtype=np.uint32)
+        for start in range(0, len(take), _CHUNK):
+            at = take[start : start + _CHUNK]
+            gathered = np.take(w, at, axis=0, out=buffer[: len(at)], mode="clip")
+            out[start : start + len(at), column : column + k] = gathered[:, :k]
+        column += k
+    dropped = _order_ties(out, layout.tied)
+    if len(dropped):
+        out = _without(out, dropped)
     bits = bucket_bits(len(out))
     # where each bucket starts, found on the sorted keys, less the repeats dropped before it
     cuts = np.searchsorted(order.ranked, np.arange(1, 2**bits, dtype=np.uint64) << np.uint64(64 - bits))
@@ -158,9 +193,8 @@ def _pack(parts: tuple[_Part, ...], order: KeyOrder) -> tuple[int, list[tuple[in
     ]
 
 
-def _ties(words: list[_Part], order: KeyOrder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The entries that share a key prefix, fully ordered: their positions in the key order, the entries
-    to put there, and the positions of repeats (to drop)."""
+def _tied(order: KeyOrder) -> np.ndarray:
+    """Positions in key order whose key prefix the entry before or after shares."""
     ranked, mask = order.ranked, np.uint64((1 << order.shift) - 1)
     same = [np.empty(0, dtype=np.intp)]  # positions followed by an entry with the same prefix
     for start in range(0, len(ranked), _CHUNK):
@@ -168,19 +202,36 @@ def _ties(words: list[_Part], order: KeyOrder) -> tuple[np.ndarray, np.ndarray, 
         same.append(np.flatnonzero((ranked[start : start + len(following)] ^ following) <= mask) + start)
     followed = np.concatenate(same)
     tied = np.sort(np.concatenate((followed, followed + 1)))  # np.union1d hashes: many times slower
-    tied = tied[np.diff(tied, prepend=-1) != 0]
-    entries = (ranked[tied] & mask).astype(np.intp)
-    rows = np.hstack(
-        [np.take(w, entries if of is None else of[entries], axis=0)[:, :k] for w, k, of in words]
-    )
-    # The runs follow one another in prefix order, so sorting all their entries at once keeps each in
-    # place. polars sorts on several columns many times faster than np.lexsort, which matters when
-    # children are on several rows and most entries are repeated.
-    fields = rows.view(">u4").astype(np.uint32)
+    return tied[np.diff(tied, prepend=-1) != 0]
+
+
+def _order_ties(out: np.ndarray, tied: np.ndarray) -> np.ndarray:
+    """Order the entries at ``tied`` by all their bytes, in place; returns the positions of repeats.
+
+    The runs follow one another in prefix order, so sorting all their entries at once keeps each in
+    place. polars sorts on several columns many times faster than np.lexsort, which matters when
+    children are on several rows and most entries are repeated.
+    """
+    if not len(tied):
+        return tied
+    fields = out[tied].view(">u4").astype(np.uint32)
     columns = pl.DataFrame({str(j): fields[:, j] for j in range(fields.shape[1])})
     within = columns.select(pl.arg_sort_by(columns.columns)).to_series().to_numpy()
+    out[tied] = out[tied[within]]
     fields = fields[within]
-    return tied, entries[within], tied[1:][(fields[1:] == fields[:-1]).all(axis=1)]
+    return tied[1:][(fields[1:] == fields[:-1]).all(axis=1)]
+
+
+def _without(out: np.ndarray, dropped: np.ndarray) -> np.ndarray:
+    """``out`` less the rows at ``dropped``, moved down in place a chunk at a time (no second copy)."""
+    keep = np.ones(len(out), dtype=bool)
+    keep[dropped] = False
+    end = 0
+    for start in range(0, len(out), _CHUNK):
+        block = out[start : start + _CHUNK][keep[start : start + _CHUNK]]
+        out[end : end + len(block)] = block
+        end += len(block)
+    return out[:end]
 
 
 def _fixed(column: pl.Series, width: int) -> np.ndarray | None:
@@ -237,6 +288,16 @@ def subject_text(raw: np.ndarray) -> pl.Series:
     return (SUBJECT_PREFIX + pl.Series(array).bin.encode("hex")).alias("subject")
 
 
+def token_layout(
+    digests: np.ndarray, order: KeyOrder | None = None, subject_of: np.ndarray | None = None
+) -> Layout:
+    """The token index laid out before the subjects are known: ``digests`` (n, 32); the subject of token i
+    will be row ``subject_of[i]`` (or row i) of the subjects :func:`complete` is given; ``order`` the
+    digests' :func:`token_order` if already known."""
+    order = token_order(digests) if order is None else order
+    return lay_out(((digests, 16, None),), ((SUBJECT_BYTES, subject_of),), order)
+
+
 def token_buckets(
     digests: np.ndarray,
     subjects: np.ndarray,
@@ -245,16 +306,15 @@ def token_buckets(
 ) -> tuple[int, list[tuple[int, memoryview]]]:
     """Bucket bits and (bucket, blob) rows of the token index; ``digests`` (n, 32), ``subjects`` (n, 12)
     or, with ``subject_of`` (n,), the subject of token i is ``subjects[subject_of[i]]`` (no copy per
-    token to make); ``order`` the digests' :func:`token_order` if already known."""
-    parts = ((digests, 16, None), (subjects, SUBJECT_BYTES, subject_of))
-    return _pack(parts, token_order(digests) if order is None else order)
+    token to make)."""
+    return complete(token_layout(digests, order, subject_of), (subjects,))
 
 
 def subject_buckets(subjects: np.ndarray, rows: np.ndarray) -> tuple[int, list[tuple[int, memoryview]]]:
     """Bucket bits and (bucket, blob) rows of the subject index; ``subjects`` (n, 12), ``rows`` (n,)."""
     row_bytes = rows.astype(">u4").view(np.uint8).reshape(-1, 4)
     order = _key_order(np.ascontiguousarray(subjects).view(">u4"))
-    return _pack(((subjects, SUBJECT_BYTES, None), (row_bytes, 4, None)), order)
+    return complete(lay_out(((subjects, SUBJECT_BYTES, None), (row_bytes, 4, None)), (), order), ())
 
 
 def digest_key(digest: bytes) -> int:

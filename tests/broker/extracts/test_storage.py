@@ -1,10 +1,12 @@
+import io
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.extracts import storage
-from pseudonymise.keymaterial import SealError
+from pseudonymise.keymaterial import SealError, seal
 
 
 def _frame(n: int) -> pl.DataFrame:
@@ -20,6 +22,18 @@ def test_chunks_round_trip_and_cover_every_row(n: int, chunk_rows: int) -> None:
     assert [first for _, first, _ in chunks] == list(range(1, n + 1, chunk_rows))
     back = pl.concat([storage.open_chunk(key, "ext1", seq, sealed) for seq, _, sealed in chunks])
     assert back.equals(frame)
+
+
+def test_chunks_are_compressed_and_uncompressed_ones_still_open() -> None:
+    key = storage.new_data_key()
+    frame = pl.DataFrame({"_row": list(range(1, 2049)), "stage": ["P1", "P2", "S1", "S4"] * 512})
+    ((_, _, sealed),) = storage.seal_chunks(key, "ext1", frame)
+    plain = io.BytesIO()
+    frame.write_ipc(plain, compression="uncompressed")
+    assert len(sealed) < len(plain.getvalue()) / 2
+    # a chunk sealed before chunks were compressed
+    old = seal(key, plain.getvalue(), storage._chunk_ad("ext1", 0))
+    assert storage.open_chunk(key, "ext1", 0, old).equals(frame)
 
 
 def test_chunk_moved_to_another_extract_or_position_does_not_open() -> None:
