@@ -244,18 +244,19 @@ _SEGMENTED: Final = "token_segments"
 _TOKENS_HELD: Final = {"rec": pl.Int64, "key_type": pl.String, "token": pl.Binary}
 
 
-def _write_part(buffer: io.BytesIO, part: pl.DataFrame | memoryview) -> None:
-    """One length-prefixed part: a frame as zstd Arrow IPC in its stored types, or raw bytes."""
-    start = buffer.tell()
-    buffer.write(bytes(8))  # the length, filled in below: one buffer, no copies of the frames
-    if isinstance(part, pl.DataFrame):
-        _recast(part, _STORED).write_ipc(buffer, compression="zstd")
-    else:
-        buffer.write(part)
-    end = buffer.tell()
-    buffer.seek(start)
-    buffer.write(struct.pack(">Q", end - start - 8))
-    buffer.seek(end)
+def _packed(*parts: pl.DataFrame | memoryview) -> bytes:
+    """Length-prefixed parts in one blob: a frame as zstd Arrow IPC in its stored types, or raw bytes.
+
+    Joined once at the end: a growing buffer would copy a segment's 150 MB token run two more times.
+    """
+    pieces: list[bytes | memoryview] = []
+    for part in parts:
+        if isinstance(part, pl.DataFrame):
+            buffer = io.BytesIO()
+            _recast(part, _STORED).write_ipc(buffer, compression="zstd")
+            part = buffer.getbuffer()
+        pieces += [struct.pack(">Q", part.nbytes), part]
+    return b"".join(pieces)
 
 
 def _parts(blob: bytes) -> list[memoryview]:
@@ -285,21 +286,18 @@ def _token_run(part: memoryview) -> pl.Series:
 def _pack_state(state: LinkageState) -> bytes:
     """The state row: JSON meta, records and aliases (Arrow IPC). The link tokens are not in it: each
     extract's are a :class:`LinkageSegment` (:func:`_save_engine`)."""
-    buffer = io.BytesIO()
-    _write_part(buffer, memoryview(json.dumps({**state.meta, _SEGMENTED: True}, sort_keys=True).encode()))
-    _write_part(buffer, state.records)
-    _write_part(buffer, state.aliases)
-    return buffer.getvalue()
+    meta = memoryview(json.dumps({**state.meta, _SEGMENTED: True}, sort_keys=True).encode())
+    return _packed(meta, state.records, state.aliases)
 
 
 def _pack_segment(tokens: pl.DataFrame) -> bytes:
     """One extract's link tokens (row: the record's place among the extract's records, key_type, token):
     row and key type as Arrow IPC, the tokens as one uncompressed run of 16-byte values (random bytes,
     on which zstd spent a second for nothing; a run needs no offsets)."""
-    buffer = io.BytesIO()
-    _write_part(buffer, tokens.select(pl.col("row").cast(pl.Int32), "key_type"))
-    _write_part(buffer, index.fixed_bytes(tokens["token"], LINK_TOKEN_BYTES).data)
-    return buffer.getvalue()
+    return _packed(
+        tokens.select(pl.col("row").cast(pl.Int32), "key_type"),
+        index.fixed_bytes(tokens["token"], LINK_TOKEN_BYTES).data,
+    )
 
 
 def _spans(records: pl.DataFrame) -> dict[str, tuple[int, int]]:
