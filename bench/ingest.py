@@ -37,13 +37,13 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from agreements.loader import load_file  # noqa: E402
 from broker import demo  # noqa: E402
 from broker.agencies.service import Actor, authenticate  # noqa: E402
+from broker.cli.serve import warm_up  # noqa: E402
 from broker.database import make_engine, scratch_database, session_factory, transaction, upgrade  # noqa: E402
 from broker.extracts import service  # noqa: E402
 from broker.keys import service as keys  # noqa: E402
 from broker.secrets import load_secrets  # noqa: E402
 from pseudonymise.checkdigits import scn_check_digit  # noqa: E402
 from pseudonymise.matchkeys import KeyFormer, KeyType  # noqa: E402
-from pseudonymise.scan import analyzer  # noqa: E402
 from pseudonymise.spec import token_column  # noqa: E402
 from pseudonymise.tokens import LinkageKey, Tokeniser  # noqa: E402
 
@@ -164,7 +164,7 @@ def main() -> None:
             key = keys.linkage_key(session, "isa-fife-early-intervention", master_key=master)
         path = extract_file(people(n), key, workdir / "extract.csv")
         actor = officer(sessions, tokens[("edu-fife", "data_officer")])
-        analyzer()  # presidio loads once per process (about 4 s), not per extract
+        warm_up()  # as a server does before its first request (presidio loads once per process)
 
         started = time.perf_counter()
         pl.read_csv(path).write_parquet(workdir / "baseline.parquet")
