@@ -1,0 +1,67 @@
+"""SQLite engines: the write-ahead log is copied back into the database file off the committing thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from broker.database import WalCheckpointer, make_engine
+
+
+def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_commits_do_not_checkpoint_and_the_log_is_copied_back_soon_after(tmp_path: Path) -> None:
+    path = tmp_path / "broker.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+            conn.execute(text("CREATE TABLE blobs (b BLOB)"))
+            conn.execute(text("INSERT INTO blobs VALUES (:b)"), {"b": bytes(2_000_000)})
+        assert _eventually(lambda: path.stat().st_size > 2_000_000)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT length(b) FROM blobs").scalar() == 2_000_000
+    finally:
+        engine.dispose()
+
+
+def test_the_checkpointer_copies_only_after_it_is_told_of_a_commit(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE blobs (b BLOB)")
+    writer.execute("INSERT INTO blobs VALUES (?)", (bytes(1_000_000),))
+    writer.commit()
+    checkpointer = WalCheckpointer(str(path), delay=0.05)
+    try:
+        time.sleep(0.3)
+        assert path.stat().st_size < 1_000_000  # nothing asked for a copy yet
+        checkpointer.committed()
+        assert _eventually(lambda: path.stat().st_size > 1_000_000)
+    finally:
+        checkpointer.stop()
+        writer.close()
+
+
+def test_a_removed_database_is_not_created_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "gone.db"
+    checkpointer = WalCheckpointer(str(path), delay=0.01)
+    try:
+        checkpointer.committed()
+        assert _eventually(lambda: "sqlite checkpoint failed" in caplog.text)
+        assert not path.exists()
+    finally:
+        checkpointer.stop()
