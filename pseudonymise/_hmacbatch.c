@@ -63,14 +63,16 @@ static const char *check_shape(const Py_buffer *offsets, int width)
 
 static PyObject *hmac_sha256(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"key", "prefix", "offsets", "width", "data", NULL};
+    static char *keywords[] = {"key", "prefix", "offsets", "width", "data", "keep", NULL};
     Py_buffer key, prefix, offsets, data;
-    int width;
+    int width, keep = DIGEST;
     PyObject *out = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*iy*:hmac_sha256", keywords, &key, &prefix,
-                                     &offsets, &width, &data))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*iy*|i:hmac_sha256", keywords, &key, &prefix,
+                                     &offsets, &width, &data, &keep))
         return NULL;
-    const char *problem = key.len < MIN_KEY ? "key must be at least 16 bytes" : check_shape(&offsets, width);
+    const char *problem = key.len < MIN_KEY             ? "key must be at least 16 bytes"
+                          : keep < 1 || keep > DIGEST ? "keep must be 1 to 32 bytes"
+                                                      : check_shape(&offsets, width);
     if (problem) {
         PyErr_SetString(PyExc_ValueError, problem);
         goto done;
@@ -80,13 +82,13 @@ static PyObject *hmac_sha256(PyObject *Py_UNUSED(module), PyObject *args, PyObje
         PyErr_NoMemory();
         goto done;
     }
-    out = PyBytes_FromStringAndSize(NULL, count * DIGEST);
+    out = PyBytes_FromStringAndSize(NULL, count * keep);
     if (!out)
         goto done;
     unsigned char *digests = (unsigned char *)PyBytes_AS_STRING(out);
     const unsigned char *messages = data.buf;
     Py_BEGIN_ALLOW_THREADS
-    unsigned char block[BLOCK] = {0}, pad[BLOCK], inner_digest[DIGEST];
+    unsigned char block[BLOCK] = {0}, pad[BLOCK], inner_digest[DIGEST], digest[DIGEST];
     SHA256_CTX inner_keyed, outer_keyed, ctx;
     if (key.len > BLOCK) /* RFC 2104: a key longer than the block is hashed first */
         SHA256(key.buf, (size_t)key.len, block);
@@ -110,11 +112,13 @@ static PyObject *hmac_sha256(PyObject *Py_UNUSED(module), PyObject *args, PyObje
         SHA256_Final(inner_digest, &ctx);
         ctx = outer_keyed;
         SHA256_Update(&ctx, inner_digest, DIGEST);
-        SHA256_Final(digests + i * DIGEST, &ctx);
+        SHA256_Final(digest, &ctx);
+        memcpy(digests + i * keep, digest, (size_t)keep);
         start = end;
     }
     OPENSSL_cleanse(block, sizeof block);
     OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner_digest, sizeof inner_digest);
     OPENSSL_cleanse(&inner_keyed, sizeof inner_keyed);
     OPENSSL_cleanse(&outer_keyed, sizeof outer_keyed);
     OPENSSL_cleanse(&ctx, sizeof ctx);
@@ -242,8 +246,9 @@ done:
 
 static PyMethodDef methods[] = {
     {"hmac_sha256", (PyCFunction)(void (*)(void))hmac_sha256, METH_VARARGS | METH_KEYWORDS,
-     "hmac_sha256(key, prefix, offsets, width, data) -> bytes\n\n"
-     "HMAC-SHA256(key, prefix || message) of each message of an Arrow-style column, concatenated."},
+     "hmac_sha256(key, prefix, offsets, width, data, keep=32) -> bytes\n\n"
+     "HMAC-SHA256(key, prefix || message) of each message of an Arrow-style column, the first keep\n"
+     "bytes of each, concatenated."},
     {"token_texts", (PyCFunction)(void (*)(void))token_texts, METH_VARARGS | METH_KEYWORDS,
      "token_texts(prefix, digests) -> bytes\n\n"
      "prefix || unpadded base64url(digest) for each 32-byte digest, concatenated (fixed width)."},

@@ -153,15 +153,16 @@ def _column_buffers(values: pa.Array) -> tuple[pa.Buffer, int, pa.Buffer | bytes
     return offsets, width, b"" if data is None else data
 
 
-def _hmac_column(key: bytes, prefix: bytes, values: pa.Array) -> bytes:
+def _hmac_column(key: bytes, prefix: bytes, values: pa.Array, keep: int = DIGEST_BYTES) -> bytes:
     """``HMAC-SHA256(key, prefix || value)`` of every value of an Arrow string or binary column without
-    nulls, back to back: computed in C from the column's own buffers (no Python object per value, GIL
-    released), about eight times faster than a loop over a pre-keyed ``hmac`` object.
+    nulls, the first ``keep`` bytes of each back to back: computed in C from the column's own buffers
+    (no Python object per value, GIL released), about eight times faster than a loop over a pre-keyed
+    ``hmac`` object.
     """
     if values.null_count:
         raise ValueError("a column to hash must be without nulls")
     buffers = _column_buffers(values)
-    return b"" if buffers is None else _hmacbatch.hmac_sha256(key, prefix, *buffers)
+    return b"" if buffers is None else _hmacbatch.hmac_sha256(key, prefix, *buffers, keep=keep)
 
 
 def _not_null(values: pa.Array) -> npt.NDArray[np.bool_]:
@@ -307,7 +308,7 @@ class Stage2Column:
 
     key_type: KeyType
     rows: npt.NDArray[np.int64]
-    digests: pa.ChunkedArray = field(repr=False)  # fixed_size_binary(32), chunked as the texts were
+    digests: pa.ChunkedArray = field(repr=False)  # fixed_size_binary(keep), chunked as the texts were
     refused: list[tuple[int, TokenInvalid]]
 
 
@@ -346,13 +347,15 @@ class BrokerRekeyer:
         *,
         key_type: KeyType,
         link_version: int,
+        keep: int = DIGEST_BYTES,
     ) -> Stage2Column:
         """Check and re-key a whole column of submitted stage-1 token texts (an extract's hot path).
 
         Validity is decided chunk by chunk in C (:func:`_token_cells`), which admits exactly the
         canonical texts :meth:`Token.parse` accepts, so each valid text is hashed as it stands from the
         Arrow buffers (a string column is never copied); only refused cells are parsed one by one, to
-        say why.
+        say why. ``keep``: how many leading bytes of each digest to return, for a caller that compares
+        and stores no more than those (half the memory of a column of ten million).
         """
         if isinstance(texts, pa.ChunkedArray):
             column = texts
@@ -368,13 +371,13 @@ class BrokerRekeyer:
         digests = pa.chunked_array(
             [
                 pa.FixedSizeBinaryArray.from_buffers(
-                    pa.binary(DIGEST_BYTES),
+                    pa.binary(keep),
                     len(chunk),
-                    [None, pa.py_buffer(_hmac_column(self._material, b"", chunk))],
+                    [None, pa.py_buffer(_hmac_column(self._material, b"", chunk, keep))],
                 )
                 for chunk in hashed.chunks
             ],
-            pa.binary(DIGEST_BYTES),
+            pa.binary(keep),
         )
         refused = [
             (int(row), _refusal(column[row].as_py(), key_type, link_version))

@@ -26,10 +26,14 @@ from agreements.model import Field as DatasetField
 from pseudonymise.matchkeys import KeyType
 from pseudonymise.scan import Scanner
 from pseudonymise.spec import token_column
-from pseudonymise.tokens import DIGEST_BYTES, BrokerRekeyer, Stage2Column, TokenInvalid
+from pseudonymise.tokens import BrokerRekeyer, Stage2Column, TokenInvalid
 
 MAX_PROBLEMS: Final = 1000
 _INLINE: Final = 12  # Arrow and polars hold a string of up to 12 bytes inside its 16-byte view
+#: the leading bytes of a stage-2 digest the broker keeps: all that linkage (its link tokens) and the token
+#: index (an entry's key and check) compare, 128 bits of HMAC output
+DIGEST_KEPT: Final = 16
+_WORDS: Final = DIGEST_KEPT // 4  # 4-byte words a kept digest spans
 TOKEN_SCHEMA: Final = {"_row": pl.Int64, "key_type": pl.String, "digest": pl.Binary}
 FORMATS: Final = ("csv", "parquet")
 _BOOLEANS: Final = {
@@ -258,7 +262,9 @@ def rekey_tokens(
 
     def rekey(column: str) -> Stage2Column:
         texts = _token_texts(table.column(column))
-        return rekeyer.stage2_column(texts, key_type=columns[column], link_version=link_version)
+        return rekeyer.stage2_column(
+            texts, key_type=columns[column], link_version=link_version, keep=DIGEST_KEPT
+        )
 
     # The token check and the HMAC loop run outside the GIL, so two threads use both cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -315,20 +321,20 @@ def _key_type_views(counts: dict[KeyType, int]) -> pa.Array:
 
 
 def _digest_views(chunks: list[pa.Array]) -> pa.Array:
-    """The stage-2 digests as one Arrow binary_view column over the buffers the C HMAC wrote: only the
-    views are new, the 32-byte digests are not copied (polars takes binary_view as it is)."""
+    """The kept stage-2 digests as one Arrow binary_view column over the buffers the C HMAC wrote: only
+    the views are new, the digests are not copied (polars takes binary_view as it is)."""
     total = sum(len(chunk) for chunk in chunks)
     views = np.empty((total, 4), dtype=np.int32)  # length, first four bytes, buffer, offset
-    views[:, 0] = DIGEST_BYTES
-    step = np.arange(0, max(map(len, chunks), default=0) * DIGEST_BYTES, DIGEST_BYTES, dtype=np.int32)
+    views[:, 0] = DIGEST_KEPT
+    step = np.arange(0, max(map(len, chunks), default=0) * DIGEST_KEPT, DIGEST_KEPT, dtype=np.int32)
     buffers: list[pa.Buffer] = []
     start = 0
     for chunk in filter(len, chunks):
         data, first, end = chunk.buffers()[1], chunk.offset, chunk.offset + len(chunk)
         part = views[start : start + len(chunk)]
-        part[:, 1] = np.frombuffer(data, dtype=np.int32)[first * 8 : end * 8 : 8]
+        part[:, 1] = np.frombuffer(data, dtype=np.int32)[first * _WORDS : end * _WORDS : _WORDS]
         part[:, 2] = len(buffers)
-        part[:, 3] = step[: len(chunk)] + first * DIGEST_BYTES
+        part[:, 3] = step[: len(chunk)] + first * DIGEST_KEPT
         buffers.append(data)
         start += len(chunk)
     return pa.Array.from_buffers(pa.binary_view(), total, [None, pa.py_buffer(views), *buffers])

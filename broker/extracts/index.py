@@ -102,8 +102,8 @@ def _key_order(words: np.ndarray) -> KeyOrder:
 
 
 def token_order(digests: np.ndarray) -> KeyOrder:
-    """The key order of ``digests`` (n, 32) for :func:`token_buckets`, computable before linkage gives
-    the subjects."""
+    """The key order of ``digests`` (n, 16 or more bytes: an entry keeps the first 16) for
+    :func:`token_buckets`, computable before linkage gives the subjects."""
     return _key_order(np.ascontiguousarray(digests).view(">u4"))
 
 
@@ -291,9 +291,9 @@ def subject_text(raw: np.ndarray) -> pl.Series:
 def token_layout(
     digests: np.ndarray, order: KeyOrder | None = None, subject_of: np.ndarray | None = None
 ) -> Layout:
-    """The token index laid out before the subjects are known: ``digests`` (n, 32); the subject of token i
-    will be row ``subject_of[i]`` (or row i) of the subjects :func:`complete` is given; ``order`` the
-    digests' :func:`token_order` if already known."""
+    """The token index laid out before the subjects are known: ``digests`` (n, 16 or more bytes: an
+    entry keeps the first 16); the subject of token i will be row ``subject_of[i]`` (or row i) of the
+    subjects :func:`complete` is given; ``order`` the digests' :func:`token_order` if already known."""
     order = token_order(digests) if order is None else order
     return lay_out(((digests, 16, None),), ((SUBJECT_BYTES, subject_of),), order)
 
@@ -304,9 +304,9 @@ def token_buckets(
     order: KeyOrder | None = None,
     subject_of: np.ndarray | None = None,
 ) -> tuple[int, list[tuple[int, memoryview]]]:
-    """Bucket bits and (bucket, blob) rows of the token index; ``digests`` (n, 32), ``subjects`` (n, 12)
-    or, with ``subject_of`` (n,), the subject of token i is ``subjects[subject_of[i]]`` (no copy per
-    token to make)."""
+    """Bucket bits and (bucket, blob) rows of the token index; ``digests`` as for :func:`token_layout`,
+    ``subjects`` (n, 12) or, with ``subject_of`` (n,), the subject of token i is
+    ``subjects[subject_of[i]]`` (no copy per token to make)."""
     return complete(token_layout(digests, order, subject_of), (subjects,))
 
 

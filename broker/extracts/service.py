@@ -38,7 +38,15 @@ from broker.audit.service import record, record_denial
 from broker.database import Base
 from broker.errors import Forbidden, Invalid, NotFound
 from broker.extracts import index, storage
-from broker.extracts.checks import FORMATS, MAX_PROBLEMS, Checked, ExtractRefused, Problem, read_and_check
+from broker.extracts.checks import (
+    DIGEST_KEPT,
+    FORMATS,
+    MAX_PROBLEMS,
+    Checked,
+    ExtractRefused,
+    Problem,
+    read_and_check,
+)
 from broker.extracts.models import (
     Extract,
     ExtractChunk,
@@ -51,12 +59,11 @@ from broker.extracts.models import (
 from broker.keys.service import broker_key, linkage_key
 from broker.linkage.engine import LinkageEngine, LinkageState
 from pseudonymise.keymaterial import Purpose, derive_key
-from pseudonymise.tokens import DIGEST_BYTES, BrokerRekeyer
+from pseudonymise.tokens import BrokerRekeyer
 
 SUBMIT: Final = "extract.submit"
 PURGE: Final = "extract.purge"
 _INSERT_BATCH: Final = 20_000
-LINK_TOKEN_BYTES: Final = 16
 #: linkage states of this engine version and later hold tokens as bytes, earlier ones as text
 _BINARY_TOKENS_SINCE: Final = 4
 
@@ -277,9 +284,7 @@ def _frame(part: memoryview) -> pl.DataFrame:
 def _token_run(part: memoryview) -> pl.Series:
     """A run of 16-byte link tokens back into a Binary column (no copy per value)."""
     run = pa.py_buffer(part)
-    fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(LINK_TOKEN_BYTES), len(run) // LINK_TOKEN_BYTES, [None, run]
-    )
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(DIGEST_KEPT), len(run) // DIGEST_KEPT, [None, run])
     return pl.Series("token", fixed, dtype=pl.Binary)
 
 
@@ -296,7 +301,7 @@ def _pack_segment(tokens: pl.DataFrame) -> bytes:
     on which zstd spent a second for nothing; a run needs no offsets)."""
     return _packed(
         tokens.select(pl.col("row").cast(pl.Int32), "key_type"),
-        index.fixed_bytes(tokens["token"], LINK_TOKEN_BYTES).data,
+        index.fixed_bytes(tokens["token"], DIGEST_KEPT).data,
     )
 
 
@@ -374,18 +379,10 @@ def load_engine(
     return LinkageEngine.from_state(_unpack_state(snapshot.state, segments), key), snapshot
 
 
-def link_token(digest: pl.Expr) -> pl.Expr:
-    """The linkage token of a stage-2 digest: its first 16 bytes.
-
-    128 bits of HMAC output tell tokens apart as surely as the token index does (it compares the
-    same bytes), at half the memory and state size of the whole digest.
-    """
-    return digest.bin.head(LINK_TOKEN_BYTES)
-
-
 def _text_link_token(text: pl.Expr) -> pl.Expr:
-    """The link token of a digest stored as padded base64url text (linkage states before version 4)."""
-    return link_token(text.str.replace_many(["-", "_"], ["+", "/"]).str.decode("base64"))
+    """The link token of a digest stored as padded base64url text (linkage states before version 4):
+    its kept bytes, as an extract's digests are now."""
+    return text.str.replace_many(["-", "_"], ["+", "/"]).str.decode("base64").bin.head(DIGEST_KEPT)
 
 
 def _record_merges(session: Session, agreement_id: str, merged: dict[str, str]) -> None:
@@ -480,7 +477,7 @@ def _batch(dataset_id: str, prefix: str, tokens: pl.DataFrame) -> _Batch:
         tokens.select(
             pl.lit(pl.Series(line)).gather(pl.col("_row")).alias("row"),
             pl.col("key_type"),
-            link_token(pl.col("digest")).alias("token"),
+            pl.col("digest").alias("token"),
         ),
     )
 
@@ -549,7 +546,7 @@ def _lay_out_tokens(tokens: pl.DataFrame, rows: pl.Series) -> index.Layout:
     """The token index laid out before linkage names the subjects (on the second thread while the rows
     are linked): the subjects will come in the order of ``rows``, the batch's rows that carry tokens."""
     indexed = tokens.filter(pl.col("key_type").is_in([k.value for k in index.INDEXED_KEYS]))
-    digests = index.fixed_bytes(indexed["digest"], DIGEST_BYTES)
+    digests = index.fixed_bytes(indexed["digest"], DIGEST_KEPT)
     carrying = rows.to_numpy()
     line = np.full(int(carrying.max(initial=-1)) + 1, -1, dtype=np.int64)
     line[carrying] = np.arange(len(carrying))

@@ -55,6 +55,16 @@ def test_rfc4231_vectors(key: bytes, data: bytes, expected: str, width: int) -> 
     assert _hmacbatch.hmac_sha256(key, data[:5], offsets, width, blob).hex().startswith(expected)
 
 
+@pytest.mark.parametrize("key,data,expected", RFC4231)
+def test_keep_returns_the_leading_bytes_of_each_digest(key: bytes, data: bytes, expected: str) -> None:
+    offsets, blob = column([data, data])
+    kept = _hmacbatch.hmac_sha256(key, b"", offsets, 4, blob, keep=16)
+    assert kept.hex() == 2 * expected[:32]
+    for keep in (0, 33):
+        with pytest.raises(ValueError, match="keep must be 1 to 32"):
+            _hmacbatch.hmac_sha256(key, b"", offsets, 4, blob, keep=keep)
+
+
 def test_rfc4231_case_2_key_is_refused_as_too_short() -> None:
     """Case 2's key is 4 bytes: the batch path takes no key shorter than 128 bits."""
     offsets, blob = column([b"what do ya want for nothing?"])

@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from agreements.model import Dataset
 from broker.extracts.checks import (
+    DIGEST_KEPT,
     TOKEN_SCHEMA,
     ExtractRefused,
     _digest_views,
@@ -85,7 +86,7 @@ def test_clean_extract_passes_with_tokens_rekeyed(tmp_path: Path) -> None:
     assert checked.payload.columns == ["_row", "attendance_rate", "stage", "data_zone", "note"]
     assert checked.payload["attendance_rate"].dtype == pl.Float64
     assert sorted(set(checked.tokens["key_type"])) == ["name_dob", "scn"]
-    assert all(len(d) == 32 for d in checked.tokens["digest"])
+    assert all(len(d) == DIGEST_KEPT for d in checked.tokens["digest"])
 
 
 def test_value_problems_reject_rows_by_number_without_values(tmp_path: Path) -> None:
@@ -181,7 +182,7 @@ def cell_by_cell(frame: pl.DataFrame) -> pl.DataFrame:
                 token = Token.parse(text or "", stage=1, key_type=key_type, link_version=1)
             except TokenError:
                 continue
-            found.append((row, key_type.value, REKEYER.stage2(token).digest))
+            found.append((row, key_type.value, REKEYER.stage2(token).digest[:DIGEST_KEPT]))
     return pl.DataFrame(found, schema=TOKEN_SCHEMA, orient="row")
 
 
@@ -230,8 +231,8 @@ def test_token_views_hold_what_a_list_would() -> None:
     key_types = pl.Series(_key_type_views(counts))
     assert key_types.dtype == pl.String
     assert key_types.to_list() == [k.value for k, n in counts.items() for _ in range(n)]
-    digests = [os.urandom(32) for _ in range(7)]
-    chunk = pa.array(digests, pa.binary(32))
+    digests = [os.urandom(DIGEST_KEPT) for _ in range(7)]
+    chunk = pa.array(digests, pa.binary(DIGEST_KEPT))
     parts = [chunk.slice(0, 2), chunk.slice(2, 0), chunk.slice(3, 4)]  # offsets inside a buffer
     column = pl.Series(_digest_views(parts))
     assert column.dtype == pl.Binary

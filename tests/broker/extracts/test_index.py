@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import transaction
 from broker.extracts import index
+from broker.extracts.checks import DIGEST_KEPT
 from broker.extracts.models import SubjectAlias
 from broker.extracts.service import (
     _cut_segment,
@@ -28,7 +29,6 @@ from broker.extracts.service import (
     _record_merges,
     _spans,
     _unpack_state,
-    link_token,
     retired_pseudonyms,
 )
 from broker.linkage.engine import LinkageEngine, LinkageState
@@ -145,7 +145,9 @@ def _two_extracts(digests: list[bytes]) -> LinkageState:
                     "key_type": "scn",
                     "digest": pl.Series(part, dtype=pl.Binary),
                 }
-            ).select("dataset", "record_id", "key_type", link_token(pl.col("digest")).alias("token"))
+            ).select(
+                "dataset", "record_id", "key_type", pl.col("digest").bin.head(DIGEST_KEPT).alias("token")
+            )
         )
     return engine.to_state()
 
