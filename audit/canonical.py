@@ -31,15 +31,25 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+"""Exact types that are their own canonical form (an Enum subclassing str or int is not one of them).
+Checked first, and a container's path is only spelled out for items that are not plain: an event
+mostly holds these, and the generic checks below cost two thirds of ``canonical_bytes``."""
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _normalise(value: Any, path: str) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value.value if isinstance(value, Enum) else value
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, Enum):
+        return _normalise(value.value, path)
+    if isinstance(value, bool | int | str):
+        return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CanonicalError(f"{path}: numbers must be finite")
         return value
-    if isinstance(value, Enum):
-        return _normalise(value.value, path)
     if isinstance(value, datetime):
         return format_time(value)
     if isinstance(value, Mapping):
@@ -47,18 +57,18 @@ def _normalise(value: Any, path: str) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalError(f"{path}: keys must be strings")
-            out[key] = _normalise(item, f"{path}.{key}")
+            out[key] = item if type(item) in _PLAIN else _normalise(item, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
-        return [_normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [
+            item if type(item) in _PLAIN else _normalise(item, f"{path}[{i}]") for i, item in enumerate(value)
+        ]
     raise CanonicalError(f"{path}: type {type(value).__name__} has no canonical form")
 
 
 def canonical_bytes(event: Mapping[str, Any]) -> bytes:
     """Deterministic UTF-8 JSON for a mapping of plain values (see the module docstring for the rules)."""
-    text = json.dumps(
-        _normalise(event, "$"), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    text = _ENCODER.encode(_normalise(event, "$"))
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
+from itertools import islice
 from typing import NamedTuple
 
 from audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint
@@ -40,7 +41,9 @@ class LogEntry(NamedTuple):
     tree_size: int | None = None
 
 
-_BATCH = 4096
+_BATCH = 512
+"""Entries per chunk: a chunk's rows, leaves and hashes (about 250 KB) stay in the CPU cache between the
+passes over it; 4096 made verifying 1M events 30% slower."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,25 @@ def _missing(seq: int, checkpoints: Sequence[Checkpoint]) -> str:
     )
 
 
+def _first_problem(
+    chunk: Sequence[LogEntry], hashes: Sequence[bytes], start: int, checkpoints: Sequence[Checkpoint]
+) -> tuple[int, int, str] | None:
+    """The first entry of a chunk that the row itself shows to be bad: its offset in the chunk, the
+    sequence number to report and why; None when the chunk only differed where a store keeps no leaf hash
+    or tree size."""
+    for offset, (seq, _, stored_hash, stored_size) in enumerate(chunk):
+        expected = start + offset
+        if seq > expected:
+            return offset, expected, _missing(expected, checkpoints)
+        if seq < expected:
+            return offset, seq, "sequence repeats or goes back"
+        if stored_hash is not None and stored_hash != hashes[offset]:
+            return offset, expected, "stored leaf hash does not match the event"
+        if stored_size is not None and stored_size != expected + 1:
+            return offset, expected, "stored tree size does not match the position"
+    return None
+
+
 def verify_log(entries: Iterable[LogEntry], checkpoints: Sequence[Checkpoint]) -> VerifyReport:
     """Stream ``entries`` (ordered by seq, starting at 0) against already-verified ``checkpoints``.
 
@@ -111,35 +133,33 @@ def verify_log(entries: Iterable[LogEntry], checkpoints: Sequence[Checkpoint]) -
             next_cp += 1
 
     check_checkpoints()
-    # The loop below is the verifier's whole cost: it hashes leaves inline (RFC 9162 leaf_hash) and hands
-    # them to the tree in batches, flushed at every checkpoint size and before any report.
-    batch: list[bytes] = []
-    keep, hasher, prefix = batch.append, sha256, LEAF_PREFIX
-    next_size = pending[next_cp].size if next_cp < len(pending) else -1
-    flush_at = min(_BATCH, next_size) if next_size > 0 else _BATCH
-    for expected, (seq, data, stored_hash, stored_size) in enumerate(entries):
-        if seq != expected:
-            tree.extend(batch)
-            if seq > expected:
-                return bad(expected, _missing(expected, pending))
-            return bad(seq, "sequence repeats or goes back")
-        h = hasher(prefix + data).digest()
-        if stored_hash != h and stored_hash is not None:
-            tree.extend(batch)
-            return bad(expected, "stored leaf hash does not match the event")
-        size = expected + 1
-        if stored_size != size and stored_size is not None:
-            tree.extend(batch)
-            return bad(expected, "stored tree size does not match the position")
-        keep(h)
-        if size == flush_at:
-            tree.extend(batch)
-            batch.clear()
-            if size == next_size:
-                check_checkpoints()
-                next_size = pending[next_cp].size if next_cp < len(pending) else -1
-            flush_at = min(size + _BATCH, next_size) if next_size > size else size + _BATCH
-    tree.extend(batch)
+    # The loop below is the verifier's whole cost. Entries come in chunks ending at the next checkpoint
+    # size (or _BATCH on); a chunk's leaves are hashed (RFC 9162 leaf_hash) in one comprehension, its
+    # sequence numbers, stored hashes and tree sizes compared as whole tuples, and its hashes handed to
+    # the tree at once, so per entry little more than the leaf's and (amortised) one node's sha256 call
+    # is left. Only a chunk that fails a comparison is walked entry by entry, to name the first bad one.
+    rows, hasher, prefix = iter(entries), sha256, LEAF_PREFIX
+    while True:
+        start = tree.size
+        stop = min(start + _BATCH, pending[next_cp].size) if next_cp < len(pending) else start + _BATCH
+        chunk = list(islice(rows, stop - start))
+        if not chunk:
+            break
+        seqs, datas, stored_hashes, stored_sizes = zip(*chunk, strict=True)
+        hashes = [hasher(prefix + data).digest() for data in datas]
+        end = start + len(chunk)
+        if (
+            seqs != tuple(range(start, end))
+            or stored_hashes != tuple(hashes)
+            or stored_sizes != tuple(range(start + 1, end + 1))
+        ):
+            problem = _first_problem(chunk, hashes, start, pending)
+            if problem is not None:
+                offset, seq, reason = problem
+                tree.extend(hashes[:offset])
+                return bad(seq, reason)
+        tree.extend(hashes)
+        check_checkpoints()
     if failed is not None:
         return bad(failed[0], failed[2])
     if next_cp < len(pending):

@@ -76,6 +76,8 @@ def event_body(event: AuditEvent, at: datetime) -> bytes:
     return canonical_bytes({**event.to_dict(), "time": at})
 
 
+_APPEND = "SELECT audit_append(%s)"
+
 _PENDING = "broker.audit.pending"
 """``session.info`` key: bodies recorded in the open transaction, appended just before it commits."""
 
@@ -108,17 +110,23 @@ def _append_pending(session: Session) -> None:
     """Append the events ``record`` queued in this session, in order (PostgreSQL; a no-op elsewhere).
 
     The session's other pending changes are flushed first, so the lock is not held while they are. The
-    call goes to the driver directly: the ORM's statement handling cost 13% of an append's client CPU.
+    call goes to the DBAPI cursor directly: SQLAlchemy's statement handling (even ``exec_driver_sql``)
+    cost 150 of an append's 920 microseconds of client CPU. A driver error fails the commit as
+    ``AuditUnavailable`` just as an SQLAlchemy one does.
     """
     if not session.info.get(_PENDING):
         return
     session.flush()  # outside the try: the caller's own errors are not the audit log's
     bodies = session.info.pop(_PENDING)
+    driver_error = session.get_bind().dialect.loaded_dbapi.Error
     try:
-        connection = session.connection()
-        for body in bodies:
-            connection.exec_driver_sql("SELECT audit_append(%(body)s)", {"body": body.decode()})
-    except SQLAlchemyError as exc:
+        cursor = session.connection().connection.cursor()
+        try:
+            for body in bodies:
+                cursor.execute(_APPEND, (body.decode(),))
+        finally:
+            cursor.close()
+    except (SQLAlchemyError, driver_error) as exc:
         raise AuditUnavailable("The audit log could not be written, so the request was not done.") from exc
 
 

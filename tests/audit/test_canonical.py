@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +22,10 @@ values = st.recursive(
 
 class Colour(StrEnum):
     red = "red"
+
+
+class Level(IntEnum):
+    high = 2
 
 
 @settings(max_examples=80, deadline=None)
@@ -70,6 +74,14 @@ def test_errors_name_the_field_not_the_value() -> None:
     with pytest.raises(CanonicalError) as info:
         canonical_bytes({"result": {"secret-looking": b"CHI 0101011237"}})
     assert "$.result.secret-looking" in str(info.value) and "0101011237" not in str(info.value)
+
+
+def test_enums_in_containers_are_their_values_and_paths_name_list_items() -> None:
+    """Exact plain types skip the checks; an Enum (a str or int too) must not, wherever it sits."""
+    event = {"a": [Colour.red, Level.high, True, 1], "b": {"c": Colour.red}, "d": Level.high}
+    assert canonical_bytes(event) == b'{"a":["red",2,true,1],"b":{"c":"red"},"d":2}'
+    with pytest.raises(CanonicalError, match=r"^\$\.subjects\[1\]: type bytes"):
+        canonical_bytes({"subjects": ["tok", b"x"]})
 
 
 def test_leaf_bytes_bind_the_position() -> None:

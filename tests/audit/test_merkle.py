@@ -169,6 +169,24 @@ def test_compact_tree_tracks_the_full_tree(leaves: list[bytes]) -> None:
     assert resumed.root() == full.root()
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 70), st.lists(st.integers(0, 40), max_size=12))
+def test_compact_tree_extends_level_by_level_in_any_batches(start: int, batches: list[int]) -> None:
+    """``extend`` pairs a whole level at once: whatever the batch sizes and the size it starts from (odd
+    ones need the stored subtree roots), the state is the full tree's right edge and the root its root."""
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(start + sum(batches))]
+    full = MerkleTree(leaves[:start])
+    compact = CompactTree()
+    compact.extend(leaves[:start])
+    for n in batches:
+        full.extend(leaves[full.size : full.size + n])
+        compact.extend(leaves[compact.size : compact.size + n])
+        assert compact.size == full.size and compact.root() == full.root()
+        resumed = CompactTree(compact.size, compact.hashes)  # the edge alone carries the tree on
+        resumed.append(leaf_hash(b"next"))
+        assert resumed.root() == MerkleTree([*leaves[: full.size], leaf_hash(b"next")]).root()
+
+
 def test_bad_sizes_are_rejected() -> None:
     tree = MerkleTree(leaf_hash(bytes([i])) for i in range(5))
     with pytest.raises(ProofError):

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit import verify
 from audit.canonical import canonical_bytes, leaf_bytes
 from audit.checkpoint import Checkpoint
 from audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash
@@ -152,3 +153,36 @@ def test_checkpoint_signed_over_a_forked_tree_is_detected() -> None:
 def test_size_zero_checkpoint_must_have_the_empty_root(root: bytes) -> None:
     report = verify_log([], [Checkpoint(ORIGIN, 0, root)])
     assert report.ok is (root == EMPTY_ROOT)
+
+
+CHUNK = verify._BATCH
+
+
+@pytest.mark.parametrize("k", [CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 7])
+@pytest.mark.parametrize("kind", ["change", "delete", "repeat", "size"])
+def test_a_bad_row_in_a_later_chunk_is_named_exactly(k: int, kind: str) -> None:
+    """Chunks are checked as a whole and only a failing one entry by entry: the row that gives itself
+    away is still the one named, on either side of a chunk boundary, whatever the checkpoints' spacing."""
+    rows, notes = _log(2 * CHUNK + 20, 300)
+    tampered = list(rows)
+    if kind == "change":
+        tampered[k] = replace(rows[k], fields={**rows[k].fields, "actor": "mallory"})
+    elif kind == "delete":
+        del tampered[k]
+    elif kind == "repeat":
+        tampered.insert(k + 1, rows[k])
+    else:
+        tampered[k] = replace(rows[k], tree_size=rows[k].tree_size + 1)
+    report = _verify(tampered, notes)
+    reason = {"change": "leaf hash", "delete": "missing", "repeat": "repeats", "size": "tree size"}[kind]
+    assert not report.ok and report.first_bad_seq == k and reason in (report.reason or "")
+    assert report.entries == k + (kind == "repeat")  # the rows before it are in the tree
+
+
+def test_rows_without_stored_hashes_verify_and_a_change_is_caught_by_the_checkpoint() -> None:
+    rows, notes = _log(CHUNK + 50, 100)
+    checkpoints, _ = open_checkpoints(notes, [SIGNER.verifier()], ORIGIN)
+    assert verify_log((LogEntry(r.seq, r.entry().data) for r in rows), checkpoints).ok
+    rows[CHUNK + 3] = replace(rows[CHUNK + 3], fields={"action": "forged"})
+    report = verify_log((LogEntry(r.seq, r.entry().data) for r in rows), checkpoints)
+    assert not report.ok and report.first_bad_seq == CHUNK - CHUNK % 100
