@@ -485,12 +485,11 @@ def _batch(dataset_id: str, prefix: str, tokens: pl.DataFrame) -> _Batch:
 @dataclass(frozen=True)
 class _Linked:
     """What linking an extract's batch gives: (_row, subject) for its rows, the subject ids it retired
-    (-> survivor), and the new linkage state, also packed for its row."""
+    (-> survivor), and the new linkage state."""
 
     subjects: pl.DataFrame
     merged: dict[str, str]
     state: LinkageState
-    packed: bytes
 
 
 def _link(engine: LinkageEngine, batch: _Batch, superseded: tuple[str, str] | None) -> _Linked:
@@ -507,8 +506,7 @@ def _link(engine: LinkageEngine, batch: _Batch, superseded: tuple[str, str] | No
     if superseded is not None:
         engine.remove(superseded[0], prefix=superseded[1])
     subjects = pl.DataFrame({"_row": batch.rows, "subject": report.assignments["subject_id"]})
-    state = engine.to_state()
-    return _Linked(subjects, report.merged, state, _pack_state(state))
+    return _Linked(subjects, report.merged, engine.to_state())
 
 
 def _bulk_insert(
@@ -603,10 +601,10 @@ def _store(
 ) -> None:
     """Encrypt the accepted payload, write the indexes and link; all inside the caller's transaction.
 
-    The work is split so that the database writes overlap the computing: linking (then packing the
-    linkage state), laying out the token index (its digests need no subjects), packing the extract's
-    linkage segment (its link tokens, known before linking), sealing, and completing the index buckets
-    run on two worker threads (polars, numpy, AES-GCM and sqlite3 let go of the GIL), while this thread,
+    The work is split so that the database writes overlap the computing: linking, laying out the token
+    index (its digests need no subjects), packing the extract's linkage segment (its link tokens, known
+    before linking), sealing, then completing the index buckets and packing the linkage state run on
+    two worker threads (polars, numpy, AES-GCM and sqlite3 let go of the GIL), while this thread,
     the only one using the session, writes each result as soon as it is ready.
     """
     tokens = checked.tokens.join(good, on="_row", how="semi") if checked.bad_rows else checked.tokens
@@ -625,8 +623,10 @@ def _store(
         segment = pool.submit(_pack_segment, held)
         indexing = pool.submit(_lay_out_tokens, tokens, batch.rows)
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
-        # queued now, so that it starts the moment linking ends, whatever this thread is writing then
+        # queued now, so that they start the moment linking ends, whatever this thread is writing then;
+        # the index first: its rows are the larger write, and packing the state is not in its way
         building = pool.submit(lambda: _build_index(indexing.result(), linking.result().subjects))
+        packing = pool.submit(lambda: _pack_state(linking.result().state))
         session.flush()  # the extract row exists before the rows that refer to it
         _insert_segment(session, extract.agreement_id, extract.id, segment.result())
         _bulk_insert(
@@ -635,11 +635,6 @@ def _store(
             ("extract_id", "seq", "first_row", "sealed"),
             ((extract.id, seq, first, sealed) for seq, first, sealed in sealing.result()),
         )
-        linked = linking.result()
-        if linked.merged:
-            _record_merges(session, extract.agreement_id, linked.merged)
-        _save_engine(session, snapshot, linked.state, linked.packed)
-        session.flush()
         built = building.result()
         extract.token_bits, extract.subject_bits = built.token_bits, built.subject_bits
         _bulk_insert(
@@ -648,6 +643,11 @@ def _store(
             ("extract_id", "kind", "bucket", "entries"),
             ((extract.id, kind, bucket, blob) for kind, bucket, blob in built.rows),
         )
+        linked = linking.result()
+        if linked.merged:
+            _record_merges(session, extract.agreement_id, linked.merged)
+        _save_engine(session, snapshot, linked.state, packing.result())
+        session.flush()
 
 
 def is_current(agreement_id: str) -> list[ColumnElement[bool]]:
