@@ -458,11 +458,12 @@ def _records_of(extract: Extract) -> str:
 class _Batch:
     """An extract's rows as linkage takes them: one record per row that carries tokens (``rows``, in
     order, named in ``records``), and the tokens pointing at their record's line (``tokens``: row,
-    key_type, token)."""
+    key_type, token); ``line`` maps a row number that carries tokens to its line."""
 
     rows: pl.Series
     records: pl.DataFrame
     tokens: pl.DataFrame
+    line: np.ndarray
 
 
 def _batch(dataset_id: str, prefix: str, tokens: pl.DataFrame) -> _Batch:
@@ -479,6 +480,7 @@ def _batch(dataset_id: str, prefix: str, tokens: pl.DataFrame) -> _Batch:
             pl.col("key_type"),
             pl.col("digest").alias("token"),
         ),
+        line,
     )
 
 
@@ -540,18 +542,12 @@ def _bulk_insert(
         connection.exec_driver_sql(statement, batch)
 
 
-def _lay_out_tokens(tokens: pl.DataFrame, rows: pl.Series) -> index.Layout:
+def _lay_out_tokens(tokens: pl.DataFrame, line: np.ndarray) -> index.Layout:
     """The token index laid out before linkage names the subjects (on the second thread while the rows
-    are linked): the subjects will come in the order of ``rows``, the batch's rows that carry tokens."""
+    are linked): the subjects will come one per line of the batch (``_Batch.line``)."""
     indexed = tokens.filter(pl.col("key_type").is_in([k.value for k in index.INDEXED_KEYS]))
     digests = index.fixed_bytes(indexed["digest"], DIGEST_KEPT)
-    carrying = rows.to_numpy()
-    line = np.full(int(carrying.max(initial=-1)) + 1, -1, dtype=np.int64)
-    line[carrying] = np.arange(len(carrying))
-    subject_of = line[indexed["_row"].to_numpy()]
-    if (subject_of < 0).any():
-        raise RuntimeError("a token's row is not among the rows that carry tokens")
-    return index.token_layout(digests, subject_of=subject_of)
+    return index.token_layout(digests, subject_of=line[indexed["_row"].to_numpy()])
 
 
 @dataclass(frozen=True)
@@ -621,7 +617,7 @@ def _store(
             None if superseded is None else (superseded.dataset_id, _records_of(superseded)),
         )
         segment = pool.submit(_pack_segment, held)
-        indexing = pool.submit(_lay_out_tokens, tokens, batch.rows)
+        indexing = pool.submit(_lay_out_tokens, tokens, batch.line)
         sealing = pool.submit(_seal, data_key, extract.id, checked, good)
         # queued now, so that they start the moment linking ends, whatever this thread is writing then;
         # the index first: its rows are the larger write, and packing the state is not in its way
