@@ -23,7 +23,7 @@ from audit.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path("/work/shared/testdata/merkle")
+VECTORS = Path(__file__).parents[1] / "testdata" / "merkle"
 REFERENCE_LEAVES = [
     bytes.fromhex(h)
     for h in [
