@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import uuid
@@ -60,15 +61,29 @@ class WalCheckpointer:
     never waits for readers or writers: what it cannot copy now it copies after a later commit.
     """
 
+    _live: ClassVar[weakref.WeakSet[WalCheckpointer]] = weakref.WeakSet()
+
     def __init__(self, path: str, delay: float = 0.2) -> None:
         self._path, self._delay = path, delay
+        self._live.add(self)
+        self._start()
+
+    def _start(self) -> None:
         self._wake, self._stopping = threading.Event(), threading.Event()
         threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True).start()
+
+    @classmethod
+    def restart_all(cls) -> None:
+        """In a forked child: the parent's threads did not come along, and their events' locks may be
+        held by a thread that no longer exists, so each gets new ones."""
+        for checkpointer in list(cls._live):
+            checkpointer._start()
 
     def committed(self, *_: Any) -> None:
         self._wake.set()
 
     def stop(self) -> None:
+        self._live.discard(self)
         self._stopping.set()
         self._wake.set()
 
@@ -93,6 +108,9 @@ class WalCheckpointer:
             log.warning("sqlite checkpoint failed", extra={"error_type": type(exc).__name__})
             return True
         return bool(frames == copied)
+
+
+os.register_at_fork(after_in_child=WalCheckpointer.restart_all)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

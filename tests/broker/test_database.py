@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,22 @@ def test_a_removed_database_is_not_created_again(tmp_path: Path, caplog: pytest.
         assert not path.exists()
     finally:
         checkpointer.stop()
+
+
+def test_a_forked_child_checkpoints_its_own_commits(tmp_path: Path) -> None:
+    """The parent's checkpointer thread does not survive a fork; the child gets its own."""
+    path = tmp_path / "broker.db"
+    with closing(sqlite3.connect(path)) as setup:  # not through the engine: its checkpointer stays idle
+        setup.execute("CREATE TABLE blobs (b BLOB)")
+    engine = make_engine(f"sqlite:///{path}")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which reports through its exit status
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO blobs VALUES (:b)"), {"b": bytes(2_000_000)})
+            os._exit(0 if _eventually(lambda: path.stat().st_size > 2_000_000) else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    engine.dispose()
+    assert os.waitstatus_to_exitcode(status) == 0
