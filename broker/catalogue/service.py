@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from agreements.durations import parse_duration
@@ -15,6 +17,7 @@ from broker.errors import Forbidden, NotFound
 from broker.extracts.service import as_utc, current_extract
 
 
+# The catalogue's HTTP response as is (FastAPI serialises the dataclass): descriptions are for /docs.
 @dataclass(frozen=True)
 class DatasetEntry:
     agreement_id: str
@@ -22,11 +25,11 @@ class DatasetEntry:
     dataset: str
     title: str | None
     provider: str
-    refresh: str
+    refresh: Annotated[str, Field(description="Expected cadence (ISO 8601 duration).")]
     last_as_of: date | None
     received_at: datetime | None
-    rows: int | None
-    overdue: bool
+    rows: Annotated[int | None, Field(description="Rows accepted in the current extract.")]
+    overdue: Annotated[bool, Field(description="No extract yet, or the last one is older than the cadence.")]
 
 
 def entries(session: Session, agreement: Agreement, now: datetime) -> list[DatasetEntry]:

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 from polars._typing import PolarsDataType
+from pydantic import ConfigDict
 from sqlalchemy import ColumnElement, Table, delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -72,6 +73,10 @@ _BINARY_TOKENS_SINCE: Final = 4
 class Receipt:
     """What the data officer gets back. Counts, row numbers and rules only, never values."""
 
+    # Also the HTTP response (FastAPI serialises the dataclass). Every field, the problems' row and column
+    # included, is always sent, so /docs marks them all required, defaults or not.
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
+
     extract_id: str
     agreement_id: str
     dataset: str
@@ -82,7 +87,7 @@ class Receipt:
     rows_total: int
     rows_accepted: int
     rows_rejected: int
-    problems: list[dict[str, object]]
+    problems: list[Problem]
     supersedes: str | None
     duplicate: bool = False
 
@@ -99,7 +104,7 @@ class Receipt:
             rows_total=extract.rows_total,
             rows_accepted=extract.rows_accepted,
             rows_rejected=extract.rows_rejected,
-            problems=list(extract.problems),
+            problems=[Problem(**p) for p in extract.problems],
             supersedes=supersedes,
             duplicate=duplicate,
         )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from broker.api.deps import CurrentActor, DbSession, api_router
@@ -25,33 +23,6 @@ _CONTENT_TYPES = {
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
 }
-
-
-class ProblemOut(BaseModel):
-    row: int | None
-    column: str | None
-    rule: str
-    detail: str
-
-
-class ReceiptOut(BaseModel):
-    extract_id: str
-    agreement_id: str
-    dataset: str
-    status: str
-    as_of: date
-    received_at: datetime
-    content_hash: str
-    rows_total: int
-    rows_accepted: int
-    rows_rejected: int
-    problems: list[ProblemOut]
-    supersedes: str | None = None
-    duplicate: bool = False
-
-    @classmethod
-    def of(cls, receipt: service.Receipt) -> ReceiptOut:
-        return cls.model_validate(asdict(receipt))
 
 
 def _format(request: Request, given: str | None) -> str:
@@ -89,7 +60,7 @@ async def _spool(request: Request, target: Path, limit: int) -> str:
 
 @router.post(
     "/agreements/{agreement_id}/datasets/{dataset_id}/extracts",
-    response_model=ReceiptOut,
+    response_model=service.Receipt,
     status_code=201,
     openapi_extra={"requestBody": {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
 )
@@ -103,7 +74,7 @@ async def submit_extract(
     as_of: Annotated[date, Query(description="The date the extract describes (ISO 8601).")],
     format: Annotated[str | None, Query(pattern="^(csv|parquet)$")] = None,
     purpose: Annotated[str | None, Query(max_length=32)] = None,
-) -> ReceiptOut:
+) -> service.Receipt:
     """Submit a pseudonymised extract as the raw request body (CSV or Parquet), streamed to disk.
 
     201 with the receipt for a new extract (accepted, quarantined or rejected); 200 with the first
@@ -131,21 +102,21 @@ async def submit_extract(
         )
     if receipt.duplicate:
         response.status_code = 200
-    return ReceiptOut.of(receipt)
+    return receipt
 
 
-@router.get("/agreements/{agreement_id}/datasets/{dataset_id}/extracts", response_model=list[ReceiptOut])
+@router.get("/agreements/{agreement_id}/datasets/{dataset_id}/extracts", response_model=list[service.Receipt])
 def list_extracts(
     agreement_id: str, dataset_id: str, session: DbSession, actor: CurrentActor
-) -> list[ReceiptOut]:
+) -> list[service.Receipt]:
     """The provider's extract history for a dataset, newest first (superseded ones included)."""
-    return [ReceiptOut.of(r) for r in service.history(session, actor, agreement_id, dataset_id)]
+    return service.history(session, actor, agreement_id, dataset_id)
 
 
 @router.get(
-    "/agreements/{agreement_id}/datasets/{dataset_id}/extracts/{extract_id}", response_model=ReceiptOut
+    "/agreements/{agreement_id}/datasets/{dataset_id}/extracts/{extract_id}", response_model=service.Receipt
 )
 def get_extract(
     agreement_id: str, dataset_id: str, extract_id: str, session: DbSession, actor: CurrentActor
-) -> ReceiptOut:
-    return ReceiptOut.of(service.get_receipt(session, actor, agreement_id, dataset_id, extract_id))
+) -> service.Receipt:
+    return service.get_receipt(session, actor, agreement_id, dataset_id, extract_id)

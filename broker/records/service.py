@@ -19,9 +19,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
-from typing import Final, TypeVar
+from typing import Annotated, Final, TypeVar
 
 import polars as pl
+from pydantic import Field
 from sqlalchemy import Integer, String, and_, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -85,9 +86,10 @@ class DatasetRecord:
     fields: dict[str, object]
 
 
+# The lookup's HTTP response as is (FastAPI serialises the dataclass): descriptions are for /docs.
 @dataclass(frozen=True)
 class LinkedRecord:
-    subject: str
+    subject: Annotated[str, Field(description="The child's pseudonym within this agreement.")]
     agreement_id: str
     agreement_version: int
     records: list[DatasetRecord]

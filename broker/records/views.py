@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Request
@@ -53,33 +51,17 @@ class LookupIn(BaseModel):
         return self
 
 
-class DatasetRecordOut(BaseModel):
-    dataset: str
-    provider: str
-    as_of: date
-    received_at: datetime
-    extract_id: str
-    fields: dict[str, object]
-
-
-class LinkedRecordOut(BaseModel):
-    subject: str = Field(description="The child's pseudonym within this agreement.")
-    agreement_id: str
-    agreement_version: int
-    records: list[DatasetRecordOut]
-
-
-@router.post("/agreements/{agreement_id}/records/lookup", response_model=LinkedRecordOut)
+@router.post("/agreements/{agreement_id}/records/lookup", response_model=service.LinkedRecord)
 def lookup(
     agreement_id: str, body: LookupIn, request: Request, session: DbSession, actor: CurrentActor
-) -> LinkedRecordOut:
+) -> service.LinkedRecord:
     """One child's permitted fields from every dataset the caller's permission covers, with provenance."""
     identifiers = (
         {k: v for k, v in body.identifiers.model_dump().items() if v is not None}
         if body.identifiers
         else None
     )
-    result = service.lookup(
+    return service.lookup(
         session,
         request.app.state.secrets.master_key,
         actor,
@@ -89,4 +71,3 @@ def lookup(
         identifiers=identifiers,
         tokens=body.tokens,
     )
-    return LinkedRecordOut.model_validate(asdict(result))

@@ -6,6 +6,7 @@ import io
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -148,6 +149,72 @@ def test_receipt_history_and_supersession(
         "/v1/catalogue", headers={"Authorization": f"Bearer {people[('edu-highland', 'dpo')]}"}
     )
     assert outsider.json() == []
+
+
+def _openapi(tmp_path: Path) -> dict[str, Any]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'spec.db'}", secrets_dir=tmp_path / "s")
+    return create_app(settings).openapi()
+
+
+def _shape(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, str]:
+    """A response schema's fields and their JSON types, through the references /docs follows."""
+    schemas = spec["components"]["schemas"]
+
+    def kind(field: dict[str, Any]) -> str:
+        if "$ref" in field:
+            return "{" + ", ".join(f"{k}: {v}" for k, v in _shape(spec, field).items()) + "}"
+        if "anyOf" in field:
+            return " | ".join(kind(option) for option in field["anyOf"])
+        if field["type"] == "array":
+            return f"[{kind(field['items'])}]"
+        return str(field.get("format", field["type"]))
+
+    resolved = schemas[schema["$ref"].rsplit("/", 1)[1]]
+    assert set(resolved["required"]) == set(resolved["properties"])  # every field is always sent
+    return {name: kind(field) for name, field in resolved["properties"].items()}
+
+
+def test_openapi_names_every_receipt_problem_and_catalogue_field(tmp_path: Path) -> None:
+    spec = _openapi(tmp_path)
+
+    def response(path: str, method: str, status: str) -> dict[str, Any]:
+        content = spec["paths"][path][method]["responses"][status]["content"]
+        return dict(content["application/json"]["schema"])
+
+    receipt = {
+        "extract_id": "string",
+        "agreement_id": "string",
+        "dataset": "string",
+        "status": "string",
+        "as_of": "date",
+        "received_at": "date-time",
+        "content_hash": "string",
+        "rows_total": "integer",
+        "rows_accepted": "integer",
+        "rows_rejected": "integer",
+        "problems": "[{rule: string, detail: string, row: integer | null, column: string | null}]",
+        "supersedes": "string | null",
+        "duplicate": "boolean",
+    }
+    one = "/v1/agreements/{agreement_id}/datasets/{dataset_id}/extracts"
+    assert _shape(spec, response(one, "post", "201")) == receipt
+    assert _shape(spec, response(f"{one}/{{extract_id}}", "get", "200")) == receipt
+    assert _shape(spec, response(one, "get", "200")["items"]) == receipt
+    catalogue = response("/v1/catalogue", "get", "200")["items"]
+    assert _shape(spec, catalogue) == {
+        "agreement_id": "string",
+        "agreement_version": "integer",
+        "dataset": "string",
+        "title": "string | null",
+        "provider": "string",
+        "refresh": "string",
+        "last_as_of": "date | null",
+        "received_at": "date-time | null",
+        "rows": "integer | null",
+        "overdue": "boolean",
+    }
+    described = spec["components"]["schemas"][catalogue["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert {k for k, v in described.items() if v.get("description")} == {"refresh", "rows", "overdue"}
 
 
 def test_upload_over_the_limit_is_413_and_stores_nothing(

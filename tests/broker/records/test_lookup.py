@@ -19,6 +19,7 @@ from agreements.model import Agreement
 from agreements.validation import check
 from broker import demo
 from broker.agreements.service import seed_active_agreement
+from broker.api.app import create_app
 from broker.audit.models import AuditRecord
 from broker.database import transaction
 from broker.extracts import frames
@@ -26,6 +27,7 @@ from broker.extracts.cli import submit_http
 from broker.extracts.models import SubjectAlias
 from broker.keys import service as keys
 from broker.records.models import LookupRequest
+from broker.settings import Settings
 from broker.synth.generator import generate
 from pseudonymise.checkdigits import scn_check_digit
 from pseudonymise.matchkeys import KeyType, compute_keys
@@ -112,6 +114,35 @@ def fife(
         broker.tokens[("edu-fife", "data_officer")],
     )
     return broker
+
+
+def test_openapi_names_every_linked_record_field(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'spec.db'}", secrets_dir=tmp_path / "s")
+    spec = create_app(settings).openapi()
+    schemas = spec["components"]["schemas"]
+    ok = spec["paths"]["/v1/agreements/{agreement_id}/records/lookup"]["post"]["responses"]["200"]
+    linked = schemas[ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    records = linked["properties"]["records"]
+    assert records["type"] == "array"
+    per_dataset = schemas[records["items"]["$ref"].rsplit("/", 1)[1]]
+    assert linked["required"] == ["subject", "agreement_id", "agreement_version", "records"]
+    assert {k: v.get("type") for k, v in linked["properties"].items()} == {
+        "subject": "string",
+        "agreement_id": "string",
+        "agreement_version": "integer",
+        "records": "array",
+    }
+    assert linked["properties"]["subject"]["description"] == "The child's pseudonym within this agreement."
+    fields = {k: v.get("format", v["type"]) for k, v in per_dataset["properties"].items()}
+    assert fields == {
+        "dataset": "string",
+        "provider": "string",
+        "as_of": "date",
+        "received_at": "date-time",
+        "extract_id": "string",
+        "fields": "object",
+    }
+    assert per_dataset["required"] == list(fields)
 
 
 @pytest.mark.parametrize("daily_limit", [2])
