@@ -8,18 +8,20 @@ it stays out of shell history and process listings.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 
 import httpx
 import typer
+from pydantic import TypeAdapter
 
 from broker.agencies.service import authenticate
 from broker.cli.context import open_context
 from broker.database import transaction
 from broker.errors import ProblemError
 from broker.extracts import service
+
+_RECEIPT_JSON = TypeAdapter(service.Receipt)
 
 app = typer.Typer(no_args_is_help=True)
 retention = typer.Typer(
@@ -89,7 +91,8 @@ def submit_direct(
         except ProblemError as exc:
             session.rollback()
             return exc.status, {"detail": exc.detail, **exc.extra}
-    return (200 if receipt.duplicate else 201), json.loads(json.dumps(asdict(receipt), default=str))
+    # the same JSON as the HTTP API gives, whichever way the extract went in
+    return (200 if receipt.duplicate else 201), _RECEIPT_JSON.dump_python(receipt, mode="json")
 
 
 def submit_command(

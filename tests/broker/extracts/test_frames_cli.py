@@ -79,7 +79,11 @@ def test_submit_command_and_linked_frame(
             "2026-11-01",
         )
         assert code == 0, output
-        assert json.loads(output)["status"] == "accepted"
+        receipt = json.loads(output)
+        assert receipt["status"] == "accepted"
+        # the HTTP API's JSON: ISO 8601 in UTC with a Z, not Python's str() of a datetime
+        assert datetime.fromisoformat(receipt["received_at"]).tzinfo is not None
+        assert receipt["received_at"].endswith("Z") and "T" in receipt["received_at"]
     code, output = _cli(
         settings,
         monkeypatch,
