@@ -10,6 +10,7 @@ import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,10 +18,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, MetaData, create_engine, event, make_url, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, make_url, text
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from broker.settings import ConfigError
 
@@ -35,6 +37,31 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, stored and read back as an aware datetime on either database.
+
+    SQLite keeps no offset (SQLAlchemy writes the wall-clock digits and reads them back naive) and
+    PostgreSQL answers in the session's time zone, so both directions convert: an aware value is turned
+    into UTC before it is stored or compared, and what comes back is UTC. A naive value is refused: it
+    would be guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: the broker stores aware times only (use datetime.now(UTC))")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class AgencyKind(StrEnum):
@@ -36,7 +36,7 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     council_code: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     principals: Mapped[list[Principal]] = relationship(back_populates="agency")
 
@@ -49,8 +49,8 @@ class Principal(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     roles: Mapped[list[str]]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     agency: Mapped[Agency] = relationship(back_populates="principals")
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="principal")
@@ -62,7 +62,7 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     principal: Mapped[Principal] = relationship(back_populates="tokens")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class AgreementVersion(Base):
@@ -25,9 +25,9 @@ class AgreementVersion(Base):
     digest: Mapped[str] = mapped_column(String(64))
     effective_from: Mapped[date] = mapped_column(Date)
     expires_on: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(64))
-    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     approvals: Mapped[list[AgreementApproval]] = relationship(
         back_populates="agreement_version", order_by="AgreementApproval.id"
@@ -44,6 +44,6 @@ class AgreementApproval(Base):
     party: Mapped[str] = mapped_column(String(64))
     approver: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     agreement_version: Mapped[AgreementVersion] = relationship(back_populates="approvals")

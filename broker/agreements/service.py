@@ -51,11 +51,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @lru_cache(maxsize=256)
 def _parse(document: str) -> Agreement:
     return loads(document, "json")
@@ -73,7 +68,7 @@ def status_at(row: AgreementVersion, at: datetime) -> Status:
 
 def approvals_of(row: AgreementVersion) -> ApprovalState:
     """Which required DPOs have approved the stored bytes, re-checked against the document every time."""
-    given = [Approval(a.party, a.approver, a.digest, _aware(a.at)) for a in row.approvals]
+    given = [Approval(a.party, a.approver, a.digest, a.at) for a in row.approvals]
     return approval_state(agreement_of(row), row.document, given)
 
 

@@ -14,17 +14,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, LargeBinary, String, Text
+from sqlalchemy import BigInteger, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class AuditRecord(Base):
     __tablename__ = "audit_events"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     action: Mapped[str] = mapped_column(String(200), index=True)
     decision: Mapped[str] = mapped_column(String(8))
     actor: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -51,4 +51,4 @@ class AuditCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -316,9 +316,8 @@ def create_checkpoint(session: Session, key: NoteSigner) -> AuditCheckpoint:
 
 
 def _row_fields(row: Any) -> dict[str, Any]:
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
     return {
-        "time": format_time(at),
+        "time": format_time(row.at),
         "action": row.action,
         "decision": row.decision,
         "actor": row.actor,

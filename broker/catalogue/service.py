@@ -14,7 +14,7 @@ from agreements.model import Agreement
 from broker.agencies.service import Actor
 from broker.agreements.service import get_active_agreement, list_versions
 from broker.errors import Forbidden, NotFound
-from broker.extracts.service import as_utc, current_extract
+from broker.extracts.service import current_extract
 
 
 # The catalogue's HTTP response as is (FastAPI serialises the dataclass): descriptions are for /docs.
@@ -36,7 +36,7 @@ def entries(session: Session, agreement: Agreement, now: datetime) -> list[Datas
     out = []
     for dataset in agreement.datasets:
         extract = current_extract(session, agreement.id, dataset.id)
-        received = as_utc(extract.received_at) if extract else None
+        received = extract.received_at if extract else None
         due = dataset_due(received, dataset.refresh)
         out.append(
             DatasetEntry(

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class ExtractStatus(StrEnum):
@@ -51,7 +50,7 @@ class Extract(Base):
     provider: Mapped[str] = mapped_column(String(64))
     submitted_by: Mapped[int] = mapped_column(Integer)
     as_of: Mapped[date] = mapped_column(Date)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     content_hash: Mapped[str] = mapped_column(String(64))
     file_format: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
@@ -63,9 +62,9 @@ class Extract(Base):
     link_key_version: Mapped[int | None] = mapped_column(Integer)
     broker_key_version: Mapped[int | None] = mapped_column(Integer)
     superseded_by: Mapped[str | None] = mapped_column(String(32))
-    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retain_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    shredded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shredded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: bucket-number bits of the token and subject indexes (``broker.extracts.index.bucket_bits``)
     token_bits: Mapped[int | None] = mapped_column(Integer)
     subject_bits: Mapped[int | None] = mapped_column(Integer)
@@ -111,7 +110,7 @@ class LinkageSnapshot(Base):
     __tablename__ = "linkage_states"
 
     agreement_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     records: Mapped[int] = mapped_column(Integer)
     state: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -99,7 +99,7 @@ class Receipt:
             dataset=extract.dataset_id,
             status=extract.status,
             as_of=extract.as_of,
-            received_at=as_utc(extract.received_at),
+            received_at=extract.received_at,
             content_hash=extract.content_hash,
             rows_total=extract.rows_total,
             rows_accepted=extract.rows_accepted,
@@ -112,11 +112,6 @@ class Receipt:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every one was written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def sha256_file(path: Path) -> str:

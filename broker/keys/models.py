@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class KeyringEntry(Base):
@@ -24,5 +24,5 @@ class KeyringEntry(Base):
     version: Mapped[int] = mapped_column(Integer)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     fingerprint: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(64))

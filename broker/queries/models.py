@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Float, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class PrivacyBudget(Base):
@@ -29,12 +29,12 @@ class PrivacyBudget(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agreement_id: Mapped[str] = mapped_column(String(128))
     agency_id: Mapped[str] = mapped_column(String(64))
-    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    period_end: Mapped[datetime] = mapped_column(UtcDateTime())
     epsilon_budget: Mapped[float] = mapped_column(Float)
     epsilon_spent: Mapped[float] = mapped_column(Float, default=0.0)
     queries: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class QueryRelease(Base):
@@ -50,8 +50,8 @@ class QueryRelease(Base):
     purpose: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(8))
     epsilon: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    retain_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    retain_until: Mapped[datetime] = mapped_column(UtcDateTime())
     spec: Mapped[dict[str, Any]] = mapped_column()
     #: the released result (table rows, flags, accuracy, warnings): already disclosure-controlled
     result: Mapped[dict[str, Any]] = mapped_column()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.database import Base
+from broker.database import Base, UtcDateTime
 
 
 class LookupRequest(Base):
@@ -19,4 +19,4 @@ class LookupRequest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     principal_id: Mapped[int] = mapped_column(Integer)
     agreement_id: Mapped[str] = mapped_column(String(128))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -37,7 +37,7 @@ from broker.cache import Lru
 from broker.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from broker.extracts import index, storage
 from broker.extracts.models import Extract, ExtractChunk, ExtractIndexBucket, SubjectAlias
-from broker.extracts.service import as_utc, is_current, refuse
+from broker.extracts.service import is_current, refuse
 from broker.keys.models import KeyringEntry
 from broker.keys.service import broker_key, linkage_key
 from broker.records.models import LookupRequest
@@ -472,7 +472,7 @@ def subject_records(
                 dataset=extract.dataset_id,
                 provider=extract.provider,
                 as_of=extract.as_of,
-                received_at=as_utc(extract.received_at),
+                received_at=extract.received_at,
                 extract_id=extract.id,
                 fields=values,
             )

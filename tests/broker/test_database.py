@@ -7,12 +7,16 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import closing
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import WalCheckpointer, make_engine
+from broker.keys.models import KeyringEntry
 
 
 def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
@@ -86,3 +90,29 @@ def test_a_forked_child_checkpoints_its_own_commits(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     engine.dispose()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _key_row(created_at: datetime) -> KeyringEntry:
+    return KeyringEntry(
+        agreement_id="agr-utc", purpose="t", version=1, sealed=b"x", fingerprint="f", created_at=created_at
+    )
+
+
+def test_times_are_stored_in_utc_and_read_back_aware(sessions: sessionmaker[Session]) -> None:
+    """Either database: an aware time in another zone is stored as the same instant and comes back in
+    UTC; a naive one is refused before anything is written."""
+    moment = datetime(2026, 7, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=1)))
+    with sessions() as session, session.begin():
+        session.add(_key_row(moment))
+    with sessions() as session:
+        stored = session.scalars(select(KeyringEntry.created_at)).one()
+        assert stored == moment and stored.utcoffset() == timedelta(0) and stored.hour == 8
+        # compared in SQL against the stored UTC value: one microsecond either side of the instant
+        at = KeyringEntry.created_at
+        assert session.scalar(select(func.count()).where(at > moment - timedelta(microseconds=1))) == 1
+        assert session.scalar(select(func.count()).where(at > moment + timedelta(microseconds=1))) == 0
+    with sessions() as session, pytest.raises(StatementError, match="naive datetime"):
+        session.add(_key_row(datetime(2026, 7, 1)))
+        session.flush()
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(KeyringEntry)) == 1

@@ -113,6 +113,7 @@ def test_checkpoint_and_proof_verify_with_the_published_key(
     verifier = NoteVerifier.from_string(first["verifier_key"])
     old = open_checkpoint(first["note"], [verifier], service.ORIGIN)
     assert old.size == first["size"] > seq
+    assert first["created_at"].endswith("Z")  # UTC on either database, as every other time the API gives
 
     proof = client.get(f"/v1/audit/events/{seq}/proof", headers=auth).json()
     cp = open_checkpoint(proof["checkpoint"]["note"], [verifier], service.ORIGIN)
