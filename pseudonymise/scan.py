@@ -2,10 +2,11 @@
 
 presidio-analyzer in pattern mode: the ``no_op`` NLP engine loads no model and downloads nothing
 (research/packages.md §2). presidio's NHS, phone, email and numeric-date recognisers plus our own: CHI
-and SCN validated by check digit, NINO validated by HMRC's prefix rules, strict postcodes, UK mobiles
-and written-out dates; and an optional deny-list of names the caller already knows. Digit identifiers
-may be grouped with spaces or hyphens anywhere, as people type them. A :class:`Finding` names column,
-row and entity type: never the matched text.
+and SCN validated by check digit, NINO validated by HMRC's prefix rules, strict postcodes, UK phone
+numbers and written-out dates; and an optional deny-list of names the caller already knows, matched
+with or without their accents. Digit identifiers may be grouped with spaces, hyphens or slashes
+anywhere and typed against a label (``CHI0101011237``), as people type them. A :class:`Finding` names
+column, row and entity type: never the matched text.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -44,6 +46,10 @@ _MONTHS: Final = (
 )
 _DAY: Final = "[0-3]?[0-9](?:st|nd|rd|th)?"
 _YEAR: Final = "[12][0-9]{3}"
+# Written dates as typed: spaces left out ('14Jul2010'), a full stop after the month ('Sep. 11 2018'), and
+# after a day and month a two-digit year ('9th Jan 19'), but not the hour of a time ('3 May 10:30').
+_DAY_MONTH_YEAR: Final = rf"\b{_DAY}(?: of | ?)(?:{_MONTHS})\.?,? ?(?:{_YEAR}|[0-9]{{2}})\b(?![:.][0-9])"
+_MONTH_DAY_YEAR: Final = rf"\b(?:{_MONTHS})\.? {_DAY},? {_YEAR}\b"
 # Without a date or a check scheme strong enough on its own, a grouped SCN needs one of these nearby.
 _SCN_CONTEXT: Final = re.compile("scn|candidate|sqa|pupil", re.IGNORECASE)
 _CONTEXT_BEFORE, _CONTEXT_AFTER = 40, 20
@@ -77,8 +83,20 @@ def _digits_only(text: str) -> str:
 
 
 def _grouped_digits(n: int) -> str:
-    """``n`` digits with at most one space or hyphen between any two (pairs, 3-3-4, 6-4, ...)."""
-    return rf"\b[0-9](?:[ -]?[0-9]){{{n - 1}}}\b"
+    """``n`` digits with at most one space, hyphen or slash between any two (3-3-4, 6/4, ...).
+
+    Bounded by non-digits rather than word boundaries: labels get typed against the number.
+    """
+    return rf"(?<![0-9])[0-9](?:[ /-]?[0-9]){{{n - 1}}}(?![0-9])"
+
+
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    """Digits only, with no letter against either end: a bare number, not a grouped or labelled one."""
+    return (
+        text[start:end].isdigit()
+        and not text[start - 1 : start].isalpha()
+        and not text[end : end + 1].isalpha()
+    )
 
 
 def _recognisers() -> list[PatternRecognizer]:
@@ -91,10 +109,11 @@ def _recognisers() -> list[PatternRecognizer]:
             return checkdigits.chi_is_valid(_digits_only(pattern_text))
 
     class ScnRecogniser(PatternRecognizer):
-        """9 digits with a valid SCN check digit; grouped ones only with an SCN word nearby.
+        """9 digits with a valid SCN check digit; grouped or labelled ones only with an SCN word nearby.
 
         1 in 11 random numbers pass the check, so a bare run of 9 digits stays at presidio's validated
-        score, but a grouped one is more often a phone fragment or a reference than an SCN.
+        score, but a grouped one is more often a phone fragment or a reference (``INV123456789``) than
+        an SCN.
         """
 
         def validate_result(self, pattern_text: str) -> bool:
@@ -112,7 +131,7 @@ def _recognisers() -> list[PatternRecognizer]:
             return [
                 r
                 for r in results
-                if text[r.start : r.end].isdigit()
+                if _stands_alone(text, r.start, r.end)
                 or _SCN_CONTEXT.search(text, max(0, r.start - _CONTEXT_BEFORE), r.end + _CONTEXT_AFTER)
             ]
 
@@ -146,13 +165,14 @@ def _recognisers() -> list[PatternRecognizer]:
             ],
             name="nino",
         ),
-        # phonenumbers treats some allocated-looking mobile blocks as invalid; a UK mobile shape is enough.
+        # phonenumbers treats some allocated-looking mobile blocks as invalid and skips a number typed
+        # against a label ('tel07911-123456'); a UK geographic or mobile shape is enough.
         PatternRecognizer(
             supported_entity="PHONE_NUMBER",
             patterns=[
                 Pattern(
-                    "uk mobile",
-                    r"(?<![0-9])(?:\+44 ?(?:\(0\) ?)?7|07)[0-9]{3} ?[0-9]{3} ?[0-9]{3}(?![0-9])",
+                    "uk number",
+                    r"(?<![0-9])(?:(?:\+|00)44[ -]?(?:\(0\)[ -]?)?|0)[1237](?:[ -]?[0-9]){9}(?![0-9])",
                     0.5,
                 )
             ],
@@ -175,8 +195,8 @@ def _recognisers() -> list[PatternRecognizer]:
             supported_entity="DATE_TIME",
             name="written date",
             patterns=[
-                Pattern("day month year", rf"\b{_DAY}(?: of)? (?:{_MONTHS}),? {_YEAR}\b", 0.6),
-                Pattern("month day year", rf"\b(?:{_MONTHS}) {_DAY},? {_YEAR}\b", 0.6),
+                Pattern("day month year", _DAY_MONTH_YEAR, 0.6),
+                Pattern("month day year", _MONTH_DAY_YEAR, 0.6),
             ],
         ),
     ]
@@ -212,12 +232,22 @@ def _is_public_number(matched: str) -> bool:
     return digits in PUBLIC_NUMBERS
 
 
+def _without_accents(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
 def _deny_recogniser(names: Iterable[str]) -> PatternRecognizer | None:
     from presidio_analyzer import PatternRecognizer
 
-    # Short fragments (initials, 'Al') would match everywhere; names under 3 letters are skipped.
+    # Short fragments (initials, 'Al') would match everywhere; names under 3 letters are skipped. Notes
+    # are often typed without accents ('Siobhan' for 'Siobhán'), so each name is matched both ways.
     words = sorted(
-        {n.strip() for n in names if n and isinstance(normalise_name(n), str) and len(n.strip()) >= 3}
+        {
+            form
+            for n in names
+            if n and isinstance(normalise_name(n), str) and len(n.strip()) >= 3
+            for form in (n.strip(), _without_accents(n.strip()))
+        }
     )
     if not words:
         return None

@@ -60,6 +60,20 @@ def test_engine_is_built_once() -> None:
         ("born on 9th of February 2018", "DATE_TIME"),
         ("Birthday October 4, 2018; party", "DATE_TIME"),
         ("DOB March 12th 2016", "DATE_TIME"),
+        # typed against the label, split with a slash, or both
+        ("Seen at A&E (CHI0101011237), d/c same day", CHI_ENTITY),
+        ("chi no.010101/1237; GP Dr Reid", CHI_ENTITY),
+        ("CHI 01/01/01 1237", CHI_ENTITY),
+        ("scn100000008 - check with office", SCN_ENTITY),
+        ("scn100-000-008 - check with office", SCN_ENTITY),
+        ("tel07911-123456 no answer", "PHONE_NUMBER"),
+        ("tel01382-495-164 no answer", "PHONE_NUMBER"),
+        ("tel0044 7911 123456", "PHONE_NUMBER"),
+        # a two-digit year after a written month, a full stop after the month, no spaces
+        ("dob 9th Jan 19", "DATE_TIME"),
+        ("Incident on 3 Apr 15.", "DATE_TIME"),
+        ("dob Sep. 11 2018", "DATE_TIME"),
+        ("b. 14Jul2010 - premature", "DATE_TIME"),
     ],
 )
 def test_identifiers_grouped_or_written_as_people_type_them_are_found(text: str, entity: str) -> None:
@@ -74,10 +88,22 @@ def test_identifiers_grouped_or_written_as_people_type_them_are_found(text: str,
         "CHI 32 01 01 1237",  # no 32nd day
         "met at 12 34 56",  # a NINO shape without its suffix needs capitals
         "review in April 2015, on the 3rd April or the 4th",
+        "CHI0101011238",  # typed against the label, but the check digit is wrong
+        "CHI 32/01/01 1237",
+        "INV100000008 paid",  # a valid SCN check digit typed against letters that are not an SCN label
+        "ref 100/000/008 logged",
+        "met on 3 May 10:30, then 3rd May 10.30am",  # the hour of a time is not a two-digit year
+        "Session 2019/20, P3/4 class, 12/20 in spelling, room 2/14, ext 4567",
+        "invoice 0131-200-200",  # a landline's shape, one digit short
     ],
 )
 def test_near_misses_are_not_flagged(text: str) -> None:
     assert Scanner().scan_text(text) == []
+
+
+@pytest.mark.parametrize("note", ["Siobhan seemed withdrawn in class.", "Siobhán seemed withdrawn in class."])
+def test_known_names_are_found_with_or_without_their_accents(note: str) -> None:
+    assert dict(Scanner(["Siobhán"]).scan_text(note)) == {KNOWN_PERSON: 1.0}
 
 
 @pytest.mark.parametrize("note", ["Gave the Childline number, 0800 1111.", "Mum told to ring +44 800 1111."])

@@ -1,7 +1,8 @@
 """The labelled-notes evaluations: frozen held-out sets, and recall and false-positive floors.
 
-Floors for the in-sample sets hold what was tuned (docs/pseudonymisation.md); held-out v2's sit a
-margin under what was measured, so a regression shows without claiming more than was seen.
+Floors for the in-sample sets (labelled, v1, v2) hold what was tuned (docs/pseudonymisation.md);
+held-out v3's sit a margin under what was measured, so a regression shows without claiming more than
+was seen.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pseudonymise.scan_eval import (
     evaluate,
     held_out_v1_notes,
     held_out_v2_notes,
+    held_out_v3_notes,
     labelled_notes,
 )
 
@@ -39,10 +41,11 @@ def test_held_out_sets_are_frozen() -> None:
     """An edit to a held-out set would turn it into a tuning set; a new set is the way."""
     assert _digest(held_out_v1_notes()) == "e19e9d74e9b6d2680bdbe03055836f3964d2a37a0ce227f8dbb70987ebe63c95"
     assert _digest(held_out_v2_notes()) == "6a9e5986ddd683aaae33171718cb55f9c8f11d5fce035e33431ed2ca4db1fb52"
+    assert _digest(held_out_v3_notes()) == "9c88f0e4bd616bacf248962a82d252ee651c69a4a994598f51c84ee99ef1a48a"
 
 
 def test_sets_share_no_note_or_name() -> None:
-    sets = [labelled_notes(), held_out_v1_notes(), held_out_v2_notes()]
+    sets = [labelled_notes(), held_out_v1_notes(), held_out_v2_notes(), held_out_v3_notes()]
     for i, first in enumerate(sets):
         assert {n.label for n in first} == {*ACCEPTED, None}
         for second in sets[i + 1 :]:
@@ -50,17 +53,22 @@ def test_sets_share_no_note_or_name() -> None:
             assert not {name for n in first for name in n.names} & {name for n in second for name in n.names}
 
 
-@pytest.mark.parametrize("notes", [labelled_notes, held_out_v1_notes], ids=["in_sample", "held_out_v1"])
-def test_tuned_sets_are_all_found_with_no_false_positive(notes: Callable[[], list[Note]]) -> None:
+@pytest.mark.parametrize(
+    ("notes", "max_fp_rate"),
+    # v2's 3 false positives in 800 are invoice numbers that pass the NHS Mod-11 check (1 in 11 do).
+    [(labelled_notes, 0.0), (held_out_v1_notes, 0.0), (held_out_v2_notes, 0.004)],
+    ids=["in_sample", "held_out_v1", "held_out_v2"],
+)
+def test_tuned_sets_are_all_found(notes: Callable[[], list[Note]], max_fp_rate: float) -> None:
     recall, fp_rate = _recall_and_fp(notes())
     assert min(recall.values()) == 1.0, recall
-    assert fp_rate == 0.0
+    assert fp_rate <= max_fp_rate
 
 
-def test_held_out_v2_recall_and_false_positive_rate() -> None:
-    """Measured after the issue-4 changes, minus about 0.1 (docs/pseudonymisation.md)."""
-    recall, fp_rate = _recall_and_fp(held_out_v2_notes())
-    floors = {"CHI": 0.55, "DATE": 0.55, "EMAIL": 0.9, "NAME": 0.85, "NHS": 0.9}
-    for label, floor in {**floors, "NINO": 0.9, "PHONE": 0.85, "POSTCODE": 0.9, "SCN": 0.65}.items():
+def test_held_out_v3_recall_and_false_positive_rate() -> None:
+    """Measured once after the v2-tuned changes, minus about 0.05 (docs/pseudonymisation.md)."""
+    recall, fp_rate = _recall_and_fp(held_out_v3_notes())
+    floors = {"CHI": 0.53, "DATE": 0.95, "EMAIL": 0.86, "NAME": 0.95, "NHS": 0.52}
+    for label, floor in {**floors, "NINO": 0.86, "PHONE": 0.95, "POSTCODE": 0.95, "SCN": 0.57}.items():
         assert recall[label] >= floor, label
-    assert fp_rate <= 0.07
+    assert fp_rate <= 0.05
