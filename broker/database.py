@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -20,8 +21,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 from broker.settings import ConfigError
@@ -140,6 +142,37 @@ class WalCheckpointer:
 os.register_at_fork(after_in_child=WalCheckpointer.restart_all)
 
 
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled PostgreSQL connection may sit unused before a checkout checks it with a round trip."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has sat idle.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip per request, which cost a fifth
+    of the throughput of short transactions (8 writers: 3,300 against 4,300 INSERTs/s without it). A
+    connection handed back less than ``PING_AFTER_IDLE`` seconds ago was working then; one idle for longer
+    may have outlived a database restart or an idle timeout, so it is pinged and, if it does not answer,
+    replaced (the pool retries the checkout with a new connection). A restart inside that second fails
+    the one request that meets a dead connection, and SQLAlchemy then drops the rest of the pool.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi: Any, entry: ConnectionPoolEntry) -> None:
+        entry.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi: Any, entry: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        idle_from = entry.info.get("idle_from")
+        if idle_from is None or time.monotonic() - idle_from < PING_AFTER_IDLE:
+            return  # new, or in use a moment ago
+        try:
+            dialect.do_ping(dbapi)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("a pooled connection did not answer") from exc
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite files get their directory, WAL and foreign keys."""
     try:
@@ -161,8 +194,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+        return engine
     raise ConfigError(
         _SETTING, f"unsupported database '{parsed.get_backend_name()}': use sqlite or postgresql"
     )

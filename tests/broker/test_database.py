@@ -11,10 +11,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker import database
 from broker.database import WalCheckpointer, make_engine
 from broker.keys.models import KeyringEntry
 
@@ -116,3 +118,50 @@ def test_times_are_stored_in_utc_and_read_back_aware(sessions: sessionmaker[Sess
         session.flush()
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(KeyringEntry)) == 1
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pg_url: str, pid: int) -> None:
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    finally:
+        admin.dispose()
+    time.sleep(0.1)  # the backend is gone once the server has handled the signal
+
+
+@pytest.mark.postgres
+def test_an_idle_pooled_connection_is_checked_and_replaced(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle past PING_AFTER_IDLE (as across a database restart): the checkout pings, finds the
+    connection dead and hands out a new one, so no request sees the failure."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.05)
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(pg_url, first)
+        assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_used_a_moment_ago_is_not_pinged(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other side of the trade, stated: inside PING_AFTER_IDLE there is no round trip, so a dead
+    connection fails the one request that meets it; the pool is then dropped and the next request works."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE", 60.0)
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(pg_url, first)
+        with pytest.raises(OperationalError):
+            _backend_pid(engine)
+        assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
