@@ -1,12 +1,12 @@
 """Residual-PII scan of columns that should hold no identifiers (free text, undeclared columns).
 
 presidio-analyzer in pattern mode: the ``no_op`` NLP engine loads no model and downloads nothing
-(research/packages.md §2). presidio's NHS, phone, email and numeric-date recognisers plus our own: CHI
-and SCN validated by check digit, NINO validated by HMRC's prefix rules, strict postcodes, UK phone
-numbers and written-out dates; and an optional deny-list of names the caller already knows, matched
-with or without their accents. Digit identifiers may be grouped with spaces, hyphens or slashes
-anywhere and typed against a label (``CHI0101011237``), as people type them. A :class:`Finding` names
-column, row and entity type: never the matched text.
+(research/packages.md §2). presidio's NHS, phone, email and numeric-date recognisers (full dates only)
+plus our own: CHI and SCN validated by check digit, NINO validated by HMRC's prefix rules, strict
+postcodes, UK phone numbers and written-out dates; and an optional deny-list of names the caller
+already knows, matched with or without their accents. Digit identifiers may be grouped with spaces
+(one or two), full stops, hyphens or slashes anywhere and typed against a label (``CHI0101011237``),
+as people type them. A :class:`Finding` names column, row and entity type: never the matched text.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import functools
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pseudonymise import checkdigits
 from pseudonymise.normalise import normalise_name, normalise_nino
@@ -50,9 +50,22 @@ _YEAR: Final = "[12][0-9]{3}"
 # after a day and month a two-digit year ('9th Jan 19'), but not the hour of a time ('3 May 10:30').
 _DAY_MONTH_YEAR: Final = rf"\b{_DAY}(?: of | ?)(?:{_MONTHS})\.?,? ?(?:{_YEAR}|[0-9]{{2}})\b(?![:.][0-9])"
 _MONTH_DAY_YEAR: Final = rf"\b(?:{_MONTHS})\.? {_DAY},? {_YEAR}\b"
-# Without a date or a check scheme strong enough on its own, a grouped SCN needs one of these nearby.
-_SCN_CONTEXT: Final = re.compile("scn|candidate|sqa|pupil", re.IGNORECASE)
+# Digits of one identifier as people group them: nothing, one or two spaces, or a full stop, slash or
+# hyphen with or without a space either side ('01.01.01.1237', '485  777  3456', '010101 - 1237').
+_SEPARATOR: Final = r"(?: ?[./-] ?| {1,2})?"
+# Without a date or a check scheme strong enough on its own, an SCN in text needs one of these nearby
+# ('S.C.N.' as well as 'SCN').
+_SCN_CONTEXT: Final = re.compile(r"s\.?c\.?n|candidate|sqa|pupil", re.IGNORECASE)
+# A NINO without its suffix letter is also the shape of many references ('SW123456', 'RJ123456').
+_NINO_CONTEXT: Final = re.compile(r"\bn\.?i\b|nino|insurance", re.IGNORECASE)
 _CONTEXT_BEFORE, _CONTEXT_AFTER = 40, 20
+# presidio's numeric-date patterns for a month and year or a day and month: not a full date (see
+# pseudonymise.scan_eval), and 'due Dec-22' or 'w/c 3-Apr' is not personal data.
+_PARTIAL_DATES: Final = frozenset(
+    {"MMM-yyyy or MMM-yy", "dd-MMM or dd-MMM", "mm/yyyy or m/yyyy", "mm/yy or m/yy"}
+)
+# A numeric 'date' followed by weeks or months is a schedule of ages ('8/12/16 wk imms').
+_AGES_AFTER: Final = re.compile(r" ?(?:wk|week|mth|month)s?\b", re.IGNORECASE)
 #: Public service numbers that notes quote to families (Childline, NSPCC, Samaritans, NHS 24, police
 #: non-emergency, emergency, Parentline Scotland, Breathing Space): not personal data, and a finding
 #: quarantines the whole extract. Compared by digits only, so any spacing matches.
@@ -83,42 +96,73 @@ def _digits_only(text: str) -> str:
 
 
 def _grouped_digits(n: int) -> str:
-    """``n`` digits with at most one space, hyphen or slash between any two (3-3-4, 6/4, ...).
+    """``n`` digits with a separator or none between any two (3-3-4, 6/4, 2.2.2.4, 6 - 4, ...).
 
     Bounded by non-digits rather than word boundaries: labels get typed against the number.
     """
-    return rf"(?<![0-9])[0-9](?:[ /-]?[0-9]){{{n - 1}}}(?![0-9])"
+    return rf"(?<![0-9])[0-9](?:{_SEPARATOR}[0-9]){{{n - 1}}}(?![0-9])"
 
 
-def _stands_alone(text: str, start: int, end: int) -> bool:
-    """Digits only, with no letter against either end: a bare number, not a grouped or labelled one."""
-    return (
-        text[start:end].isdigit()
-        and not text[start - 1 : start].isalpha()
-        and not text[end : end + 1].isalpha()
-    )
+def _near(context: re.Pattern[str], text: str, start: int, end: int) -> bool:
+    """``context`` within 40 characters before or 20 after the match.
+
+    Our own check: the ``no_op`` engine gives presidio's context words nothing to match.
+    """
+    return context.search(text, max(0, start - _CONTEXT_BEFORE), end + _CONTEXT_AFTER) is not None
+
+
+def _chi_is_valid(text: str) -> bool:
+    return checkdigits.chi_is_valid(_digits_only(text))
+
+
+def _scn_is_valid(text: str) -> bool:
+    digits = _digits_only(text)
+    return checkdigits.scn_check_digit(digits[:8]) == int(digits[8])
+
+
+def _nino_is_valid(text: str) -> bool:
+    return isinstance(normalise_nino(text), str)
+
+
+def _scn_in_place(text: str, start: int, end: int) -> bool:
+    """An SCN word nearby, unless the number is the whole value.
+
+    1 in 11 random numbers pass the SCN check, so in text a 9-digit number is more often an invoice, a
+    reference (``INV123456789``) or a phone fragment than an SCN; a value that is nothing but the number
+    (a cell of an undeclared column) counts alone.
+    """
+    return text[start:end] == text.strip() or _near(_SCN_CONTEXT, text, start, end)
+
+
+def _nino_in_place(text: str, start: int, end: int) -> bool:
+    """With its suffix letter, or without it but with NI, NINO or insurance nearby."""
+    return text[end - 1].isalpha() or _near(_NINO_CONTEXT, text, start, end)
+
+
+def _not_ages(text: str, start: int, end: int) -> bool:
+    return not _AGES_AFTER.match(text, end)
 
 
 def _recognisers() -> list[PatternRecognizer]:
     from presidio_analyzer import Pattern, PatternRecognizer
+    from presidio_analyzer import predefined_recognizers as pr
 
-    class ChiRecogniser(PatternRecognizer):
-        """10 digits, however grouped, kept only with a real date and a valid check digit."""
+    class Recogniser(PatternRecognizer):
+        """Patterns, then a check of the matched text (``valid``) and of where it stands (``keep``)."""
 
-        def validate_result(self, pattern_text: str) -> bool:
-            return checkdigits.chi_is_valid(_digits_only(pattern_text))
+        def __init__(
+            self,
+            entity: str,
+            patterns: list[Pattern],
+            valid: Callable[[str], bool] | None = None,
+            keep: Callable[[str, int, int], bool] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(supported_entity=entity, patterns=patterns, **kwargs)
+            self._valid, self._keep = valid, keep
 
-    class ScnRecogniser(PatternRecognizer):
-        """9 digits with a valid SCN check digit; grouped or labelled ones only with an SCN word nearby.
-
-        1 in 11 random numbers pass the check, so a bare run of 9 digits stays at presidio's validated
-        score, but a grouped one is more often a phone fragment or a reference (``INV123456789``) than
-        an SCN.
-        """
-
-        def validate_result(self, pattern_text: str) -> bool:
-            digits = _digits_only(pattern_text)
-            return checkdigits.scn_check_digit(digits[:8]) == int(digits[8])
+        def validate_result(self, pattern_text: str) -> bool | None:
+            return None if self._valid is None else self._valid(pattern_text)
 
         def analyze(
             self,
@@ -128,41 +172,54 @@ def _recognisers() -> list[PatternRecognizer]:
             regex_flags: int | None = None,
         ) -> list[RecognizerResult]:
             results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-            return [
-                r
-                for r in results
-                if _stands_alone(text, r.start, r.end)
-                or _SCN_CONTEXT.search(text, max(0, r.start - _CONTEXT_BEFORE), r.end + _CONTEXT_AFTER)
-            ]
+            keep = self._keep
+            return results if keep is None else [r for r in results if keep(text, r.start, r.end)]
 
-    class NinoRecogniser(PatternRecognizer):
-        """Two prefix letters and three digit pairs, grouped with spaces or hyphens; HMRC prefix rules.
-
-        The suffix letter is often left off; without it the prefix must be in capitals, or 'at 12 34 56'
-        would read as a NINO.
-        """
+    class EmailRecogniser(pr.EmailRecognizer):
+        """presidio's check wants a registrable domain, which ``glow.sch.uk`` lacks (``*.sch.uk`` is a
+        public suffix), so any address under .uk or .scot counts as well."""
 
         def validate_result(self, pattern_text: str) -> bool:
-            return isinstance(normalise_nino(pattern_text), str)
+            return bool(super().validate_result(pattern_text)) or pattern_text.lower().endswith(
+                (".uk", ".scot")
+            )
 
     postcode = (
         r"\b(?:GIR *0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)"
         r" *[0-9][ABD-HJLNP-UW-Z]{2})\b"
     )
-    nino_digits = "(?:[ -]?[0-9]{2}){3}"
+    # The suffix letter is often left off; without it the prefix must be in capitals, or 'at 12 34 56'
+    # would read as a NINO.
+    nino_digits = "[ -]?[0-9](?:[ -]?[0-9]){5}"
     return [
-        ChiRecogniser(
-            supported_entity=CHI_ENTITY, patterns=[Pattern("chi", _grouped_digits(10), 0.9)], name="chi"
+        # 10 digits, however grouped, kept only with a real date and a valid check digit.
+        Recogniser(
+            CHI_ENTITY,
+            [Pattern("chi", _grouped_digits(10), 0.9)],
+            valid=_chi_is_valid,
+            name="chi",
         ),
-        ScnRecogniser(
-            supported_entity=SCN_ENTITY, patterns=[Pattern("scn", _grouped_digits(9), 0.5)], name="scn"
+        # presidio's NHS check digit, over the CHI's groupings.
+        pr.NhsRecognizer(
+            patterns=[Pattern("nhs", rf"\b{_grouped_digits(10)}\b", 0.5)],
+            replacement_pairs=[(c, "") for c in " ./-"],
         ),
-        NinoRecogniser(
-            supported_entity="UK_NINO",
-            patterns=[
+        Recogniser(
+            SCN_ENTITY,
+            [Pattern("scn", _grouped_digits(9), 0.5)],
+            valid=_scn_is_valid,
+            keep=_scn_in_place,
+            name="scn",
+        ),
+        # Two prefix letters (HMRC's rules) and six digits, grouped with spaces or hyphens.
+        Recogniser(
+            "UK_NINO",
+            [
                 Pattern("nino", rf"\b[a-z]{{2}}{nino_digits}[ -]?[a-d]\b", 0.5),
                 Pattern("nino without suffix", rf"\b(?-i:[A-Z]{{2}}){nino_digits}\b", 0.5),
             ],
+            valid=_nino_is_valid,
+            keep=_nino_in_place,
             name="nino",
         ),
         # phonenumbers treats some allocated-looking mobile blocks as invalid and skips a number typed
@@ -190,6 +247,14 @@ def _recognisers() -> list[PatternRecognizer]:
             name="uk postcode any case",
             patterns=[Pattern("uk postcode any case", postcode, DEFAULT_THRESHOLD)],
         ),
+        # presidio's numeric dates, full ones only, and not a schedule of ages ('8/12/16 wk imms').
+        Recogniser(
+            "DATE_TIME",
+            [p for p in pr.DateRecognizer.PATTERNS if p.name not in _PARTIAL_DATES],
+            keep=_not_ages,
+            name="numeric date",
+        ),
+        EmailRecogniser(),
         # presidio's DateRecognizer is numeric only; dates of birth are often written out.
         PatternRecognizer(
             supported_entity="DATE_TIME",
@@ -214,13 +279,7 @@ def analyzer() -> AnalyzerEngine:
     conf = {"nlp_engine_name": "no_op", "models": [{"lang_code": "en", "model_name": "no_op"}]}
     nlp_engine = NlpEngineProvider(nlp_configuration=conf).create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
-    for recogniser in (
-        pr.NhsRecognizer(),
-        pr.PhoneRecognizer(supported_regions=("GB",)),
-        pr.EmailRecognizer(),
-        pr.DateRecognizer(),
-        *_recognisers(),
-    ):
+    for recogniser in (pr.PhoneRecognizer(supported_regions=("GB",)), *_recognisers()):
         registry.add_recognizer(recogniser)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 

@@ -15,14 +15,20 @@ amounts, counts, rooms, references) so the false-positive rate means something.
   dates) until the third pass tuned the recognisers on its misses (labels typed against the number,
   CHIs split with a slash, written dates with a two-digit year, a full stop after the month or no
   spaces, names typed without their accent): it is **in-sample now**.
-* :func:`held_out_v3_notes` is **held out**: written and frozen before that pass, from how social
-  workers, teachers, health visitors and housing officers write rather than from v2's misses, and
-  never used to tune (CHIs with dots, slashes or a spaced hyphen, dotted and double-spaced NHS
-  numbers, SCNs behind ``S.C.N.`` or ``SCN-``, NINOs grouped 3-3, ``glow.sch.uk`` addresses, dates
-  after ``DOB``, ``d.o.b`` or ``born on`` in a dozen spellings, parents' dates of birth, names in
-  any case and position; clean notes of centiles, immunisation schedules, UPRNs, case, court and
-  repair references, money, times, rooms, flats, school years and extensions). It is the nearer
-  estimate of recall on notes nobody wrote for the scanner; improving against it needs a v4.
+* :func:`held_out_v3_notes` was held out (written and frozen before that pass, from how social
+  workers, teachers, health visitors and housing officers write: CHIs with dots, slashes or a spaced
+  hyphen, dotted and double-spaced NHS numbers, SCNs behind ``S.C.N.`` or ``SCN-``, NINOs grouped
+  3-3, ``glow.sch.uk`` addresses, dates in a dozen spellings; clean notes of centiles, immunisation
+  schedules, UPRNs and references) until the fourth pass tuned the recognisers on its misses and
+  false positives: it is **in-sample now**.
+* :func:`held_out_v4_notes` is **held out**: written and frozen before that pass, from how notes
+  reach a case system rather than from any set's misses, and never used to tune (flattened tables
+  with tabs and pipes, forwarded e-mails, signatures and Windows line breaks, non-breaking spaces
+  and Word's en dash from copy-paste, form boxes read one character apiece, spreadsheet exports: a
+  CHI without its leading zero, a date with a midnight time; clean notes dense in look-alikes:
+  immunisation schedules, ``6/52`` and ``x 7/7`` shorthand, centiles, doses, bus numbers, case
+  references of many shapes, postcode districts and sectors alone, SQA course codes). It is the
+  nearer estimate of recall on notes nobody wrote for the scanner; improving against it needs a v5.
 
 Dates: any full date (day, month and year) counts as PII, a date of birth or not: a pattern cannot
 tell them apart, a date of birth is often written unlabelled, and exact event dates about a child are
@@ -35,6 +41,7 @@ Run ``python -m pseudonymise.scan_eval`` to print every set's figures and the CP
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import time
@@ -320,7 +327,7 @@ def _held_out_value(label: str, rnd: random.Random, forename: str, surname: str)
     return rnd.choice([f"{surname.upper()}, {forename}", f"{forename.lower()} {surname.lower()}", forename])
 
 
-# Held out v2: written before the issue-4 recogniser changes and never tuned against. Practitioners'
+# Held out v2: written before the issue-4 recogniser changes, tuned against in the third. Practitioners'
 # shorthand: labels glued to values, brackets, bullet lists and line breaks, mixed separators, lower
 # and mixed case. DATE covers event dates as well as dates of birth (a full day-month-year date is
 # flagged whatever it records; see the module docstring).
@@ -574,11 +581,11 @@ def _v2_fields(rnd: random.Random) -> dict[str, object]:
 
 
 # Held out v3: written before the pass that tuned on v2's misses, from how social workers, teachers, health
-# visitors and housing officers write, without reading which v2 notes were missed, and never tuned
-# against. CHIs with dots, slashes and a 6+4 split, SCNs with labels and prefixes, dates as `3/4/19`,
-# `03.04.2019`, `3rd of April 2019` or ISO after `DOB`, `d.o.b` or `born on`, parents' dates of birth,
-# names in any case and position; clean notes of centiles, immunisation schedules, UPRNs, case and
-# court references, money, times, rooms, flats, school years and extensions.
+# visitors and housing officers write, without reading which v2 notes were missed; tuned against only in
+# the fourth pass, after v4 was frozen. CHIs with dots, slashes and a 6+4 split, SCNs with labels and
+# prefixes, dates as `3/4/19`, `03.04.2019`, `3rd of April 2019` or ISO after `DOB`, `d.o.b` or `born on`,
+# parents' dates of birth, names in any case and position; clean notes of centiles, immunisation
+# schedules, UPRNs, case and court references, money, times, rooms, flats, school years and extensions.
 _V3_TEMPLATES: Final = {
     "CHI": [
         "New birth visit - baby's CHI {v}. Mum and baby well.",
@@ -943,6 +950,351 @@ def _v3_fields(rnd: random.Random) -> dict[str, object]:
     }
 
 
+# Held out v4: written and frozen before the pass that tuned on v3's misses, from how Scottish
+# practitioners' notes arrive rather than from any set's misses: flattened tables (tabs, pipes),
+# forwarded e-mails and signatures, Windows line breaks, non-breaking spaces and Word's en dash from
+# copy-paste, form boxes flattened to one digit or letter each, spreadsheet exports (a CHI that lost
+# its leading zero, a date with a midnight time). Clean notes are dense in look-alikes: immunisation
+# schedules, medical shorthand (`6/52`, `3/12`, `x 7/7`), centiles, doses, bus numbers, case references
+# of many shapes, postcode districts and sectors alone, SQA course codes, years, times and money.
+_V4_TEMPLATES: Final = {
+    "CHI": [
+        "Child: (see file) | CHI: {v} | GP: Kirkcaldy HC",
+        "CHI\t{v}\tGP\tDr Anand\tHV\tyes",
+        "From: Health Visiting Team\r\nSubject: RE: new baby, CHI {v}\r\n\r\nHi, details below.",
+        "Pls check the CHI is {v} - mum wasn't sure.",
+        "CHI/NHS no. {v}",
+        "TrakCare shows the child under the old surname ({v}).",
+        "CHI number, as in the red book: {v}",
+    ],
+    "NHS": [
+        "NHS No\t{v}\tRegistered GP\tnot known",
+        "Registered in England, NHS number {v}; CHI to follow.",
+        "From: GP practice (Carlisle)\r\nRe: NHS {v}\r\nRecords sent today.",
+        "| NHS number | {v} |",
+        "NHS no:- {v}",
+        "Old English number {v} on the discharge letter.",
+    ],
+    "SCN": [
+        "SCN: {v}\nStage: S3\nASN: yes",
+        "Transfer form: Scottish Candidate Number (SCN) {v}",
+        "Pupil ID {v} on SEEMiS",
+        "SCN no. {v} - please update the record",
+        "Candidate {v}, N4 English",
+        "SQA number\t{v}",
+        "Scottish cand. no {v}",
+    ],
+    "PHONE": [
+        "Kind regards\nKinship Care Team\nT: {v}",
+        "Mob. No. {v}",
+        "Mum: {v} / dad: no phone",
+        "Contact\tMum\t{v}",
+        "Rang {v} x3, no answer.",
+        "Gran's number ({v}) now disconnected.",
+        "Telephone:- {v}",
+    ],
+    "EMAIL": [
+        "From: Duty SW [mailto:{v}]\r\nSent: Tuesday\r\nTo: Team Leader",
+        "Outlook contact: <{v}>",
+        "Email - {v}",
+        "E: {v}",
+        "Mum asked that letters go to {v}.",
+        "Copied in {v} (school).",
+    ],
+    "POSTCODE": [
+        "Address:\t14 Mill Wynd, Methil, Leven, Fife, {v}",
+        "Current address - 2F1, 10 Leith Walk, EDINBURGH {v}",
+        "c/o Gran, 3 Church St, {v}",
+        "Moved to {v} (new build).",
+        "Post Code: {v}",
+        "| Address | 7 Bank Row, Dundee, {v} |",
+    ],
+    "NINO": [
+        "NI No:- {v}",
+        "National Ins. no {v}",
+        "DWP letter quotes NINO {v}.",
+        "NI\t{v}\tUC\tyes",
+        "Mum's National Insurance number is {v}",
+        "UC50 form: NI {v}",
+    ],
+    "DATE": [
+        "DOB\t{v}\tAge\t14",
+        "D.O.B.:- {v}",
+        "Date of birth {v} (per SEEMiS)",
+        "dob: {v}",
+        "Born {v}, 3 weeks early.",
+        "Incident reported {v} by the school.",
+        "IRD held {v}; outcome: joint investigation.",
+        "Child (dob {v}) and mum seen at home.",
+        "Case opened {v}.",
+    ],
+    "NAME": [
+        "{v} was seen at school today.",
+        "Child | {v} | P5 | St Ninian's PS",
+        "Re: {v} - update from the HV",
+        "Subject: Concern about {v}\r\n\r\nHi all,",
+        "Met with {v} and gran.",
+        "{v} disclosed to the class teacher.",
+        "Spoke to {v} at the gate.",
+    ],
+}
+_V4_CLEAN: Final = [
+    "{imms} given at the clinic; {booster}. Next HV contact {review}.",
+    "Wt {kg}kg ({centile} centile), length {cm}cm, OFC {ofc}cm.",
+    "{drug}; review in {shorthand}.",
+    "Takes the {bus} at {time}, then the {bus} home; about {a} mins.",
+    "Case ref {caseref} - {a} contacts logged since {year}.",
+    "Family lives in {district}; school is in {district} too.",
+    "Patch covers {district}, {district2} and sector {sector}.",
+    "Attendance {pct}% ({a}/{c} half-days) in {session}.",
+    "S{s} timetable: period {period} {subject}, {course}.",
+    "Flat {flat}, {a} stairs; lift out since {weekday}.",
+    "Given Childline (0800 1111) and Parentline Scotland (08000 28 22 33) numbers.",
+    "Breathing Space 0800 83 85 87 card given to dad.",
+    "Budget £{money} for {month} {year}; £{price}/wk mileage.",
+    "Contact {weekday} {dm}, {time} for {a} mins.",
+    "Item\tQty\tCost\r\nNappies\t{b}\t£{price}\r\nWipes\t{m}\t£{money}",
+    "| Day | Time | Venue |\n| {dm} | {time} | Rm {room} |",
+    "Kind regards\r\nDuty Team (North), Social Work\r\nExt {ext} - this mailbox is not monitored.",
+    "Age {b}y {m}m; reading age {b}.{m}, SDQ {sdq}.",
+    "Form CP{a} v{b}.{m}, rev {mon} {year}. Ext. {ext}.",
+    "Followed @{handle} on Facebook for school updates.",
+    "Temp {temp}C, sats {sats}%, RR {a}; safety-netted.",
+    "Minutes: item {b}.{m} agreed, {a} actions, next TAC {month} {year}.",
+    "UPRN {uprn} and Home Options ref {ref} checked.",
+    "Rm {room}, {time}; {a} attendees, {b} apologies.",
+    "Benefit £{money} every {b} weeks; tax year {year}/{yy}.",
+]
+_V4_FORENAMES: Final = ["Màiri", "Calum", "Freya", "Ruairidh", "Kayden", "Jessica-Leigh", "Oliwia", "Amira"]
+_V4_SURNAMES: Final = [
+    "O'Donnell",
+    "MacPhail",
+    "Kowalski",
+    "Mackintosh",
+    "Dunbar-Smith",
+    "Cunningham",
+    "Ahmed",
+]
+_V4_AREAS: Final = ["KY", "G", "EH", "DD", "AB", "PA", "ML", "FK", "KA", "IV"]
+_V4_MOBILE: Final = ["7700", "7825", "7969", "7481", "7590"]
+_V4_LANDLINES: Final = ["0131", "0141", "01592", "01382", "01224", "01389"]
+_V4_DOMAINS: Final = [
+    "fife.gov.uk",
+    "nhs.net",
+    "ggc.scot.nhs.uk",
+    "gov.scot",
+    "ea.glasgow.sch.uk",
+    "edubuzz.org",
+    "btinternet.com",
+    "hotmail.co.uk",
+    "live.com",
+    "gmail.com",
+]
+_NBSP: Final = "\u00a0"
+
+
+def _v4_value(label: str, rnd: random.Random, forename: str, surname: str) -> str:
+    """Each identifier spelt as v4's notes write it: typed, pasted, exported or read off a boxed form."""
+    if label == "CHI":
+        c = _chi(rnd)
+        return rnd.choice(
+            [c, f"{c[:6]} {c[6:]}", " ".join(c), f"{c[:6]}{_NBSP}{c[6:]}", f"{c[:6]} – {c[6:]}", str(int(c))]
+        )
+    if label == "NHS":
+        d = _nhs(rnd).replace(" ", "")
+        return rnd.choice([d, f"{d[:3]} {d[3:6]} {d[6:]}", _NBSP.join((d[:3], d[3:6], d[6:])), " ".join(d)])
+    if label == "SCN":
+        s = _scn(rnd)
+        return rnd.choice([s, f"{s[:3]} {s[3:6]} {s[6:]}", " ".join(s), f"{s[:3]}-{s[3:6]}-{s[6:]}"])
+    if label == "PHONE":
+        if rnd.random() < 0.4:
+            area, local = _landline(rnd, _V4_LANDLINES)
+            return rnd.choice(
+                [
+                    f"{area} {local[:3]} {local[3:]}",
+                    f"{area}-{local[:3]}-{local[3:]}",
+                    f"({area}) {local}",
+                    f"+44 (0){area[1:]} {local}",
+                    f"{area} {local}",
+                ]
+            )
+        m = _mobile(rnd, _V4_MOBILE)
+        return rnd.choice(
+            [
+                f"0{m[:4]} {m[4:]}",
+                f"0{m}",
+                f"0{m[:4]} {m[4:7]} {m[7:]}",
+                f"+44{m}",
+                f"+44 {m[:4]} {m[4:]}",
+                f"0{m[:2]} {m[2:6]} {m[6:]}",
+                f"0{m[:4]}{_NBSP}{m[4:]}",
+            ]
+        )
+    if label == "EMAIL":
+        first, last = _ascii(forename).lower(), _ascii(surname).replace("'", "").replace(" ", "").lower()
+        user = rnd.choice(
+            [
+                f"{first}.{last}",
+                f"{first[0]}{last}",
+                f"{last}{first[0]}{rnd.randint(1, 9)}",
+                f"{first}_{last}",
+            ]
+        )
+        domain = rnd.choice(_V4_DOMAINS)
+        address = f"{user}@{domain}"
+        return rnd.choice([address, f"{user.title()}@{domain}", f"{user} @{domain}", address.upper()])
+    if label == "POSTCODE":
+        o, i = f"{rnd.choice(_V4_AREAS)}{rnd.randint(1, 30)}", _inward(rnd)
+        return rnd.choice(
+            [f"{o} {i}", f"{o}{i}", f"{o} {i}".lower(), f"{o}{_NBSP}{i}", f"{o.title()} {i.lower()}"]
+        )
+    if label == "NINO":
+
+        def nino() -> str:
+            d = f"{rnd.randint(0, 999999):06d}"
+            p, s = rnd.choice(_NINO_LETTERS) + rnd.choice(_NINO_LETTERS), rnd.choice("ABCD")
+            return rnd.choice(
+                [
+                    f"{p} {d[:2]} {d[2:4]} {d[4:]} {s}",
+                    f"{p}{d}{s}",
+                    " ".join(f"{p}{d}{s}"),
+                    f"{p} {d} {s}",
+                    f"{p}{d[:2]} {d[2:4]} {d[4:]}{s}",
+                    f"{p}{_NBSP}{d[:2]}{_NBSP}{d[2:4]}{_NBSP}{d[4:]}{_NBSP}{s}",
+                ]
+            )
+
+        return _valid_nino(nino)
+    if label == "DATE":
+        day, month, year = _dmy(rnd, 1980, 2025)
+        full = _MONTH_NAMES[month - 1]
+        mon = full[:3]
+        weekday = dt.date(year, month, day).strftime("%A")
+        return rnd.choice(
+            [
+                f"{day:02d}/{month:02d}/{year}",
+                f"{day}/{month}/{year % 100:02d}",
+                f"{day:02d} {month:02d} {year}",
+                f"{day:02d}-{mon.upper()}-{year}",
+                f"{_ordinal(day)} {mon} {year}",
+                f"{mon} {_ordinal(day)} {year}",
+                f"{day} {full}, {year}",
+                f"{day:02d}/{month:02d}/{year} 00:00",
+                f"{weekday} {_ordinal(day)} {full} {year}",
+                f"{day} {mon} '{year % 100:02d}",
+                f"{day:02d}/{mon}/{year}",
+                f"{_ordinal(day)} {mon}. {year}",
+            ]
+        )
+    return rnd.choice(
+        [
+            f"{forename} {surname}",
+            forename,
+            surname.upper(),
+            f"{forename}'s mum",
+            f"Mr & Mrs {surname}",
+            f"{forename[0]}.{surname}",
+            _ascii(forename),
+            surname.replace("'", "’"),
+        ]
+    )
+
+
+def _v4_fields(rnd: random.Random) -> dict[str, object]:
+    year = rnd.randint(2015, 2026)
+    month = _MONTH_NAMES[rnd.randint(0, 11)]
+    hour, minutes = rnd.randint(8, 17), rnd.choice(["00", "15", "30", "45"])
+    area = f"{rnd.choice(_V4_AREAS)}{rnd.randint(1, 30)}"
+    return {
+        "a": rnd.randint(2, 60),
+        "b": rnd.randint(1, 9),
+        "c": rnd.randint(60, 380),
+        "m": rnd.randint(0, 11),
+        "imms": rnd.choice(
+            ["8/12/16wk imms", "8, 12 & 16 week imms", "6-in-1 (8/12/16 weeks)", "12/13m imms", "MenB 8/16wk"]
+        ),
+        "booster": rnd.choice(
+            ["3y4m booster due", "MMR2 at 3 yrs 4 mths", "flu spray Oct", "BCG not needed"]
+        ),
+        "review": rnd.choice(["at 13-15 months", "27-30m review", "in 6/52", "in 3/12"]),
+        "kg": f"{rnd.randint(3, 30)}.{rnd.randint(0, 99):02d}",
+        "centile": rnd.choice(["0.4th", "2nd", "9th-25th", "50th-75th", "98th", "91st"]),
+        "cm": f"{rnd.randint(50, 130)}.{rnd.randint(0, 9)}",
+        "ofc": f"{rnd.randint(35, 52)}.{rnd.randint(0, 9)}",
+        "drug": rnd.choice(
+            [
+                "Calpol 2.5ml QDS",
+                "ibuprofen 100mg/5ml, 7.5ml TDS x 5/7",
+                "melatonin 2mg nocte",
+                "Movicol 1 sachet BD",
+                "amoxicillin 250mg/5ml 5ml TDS x 7/7",
+                "methylphenidate 18mg mane",
+            ]
+        ),
+        "shorthand": rnd.choice(["6/52", "3/12", "2/7", "1/12", "4-6/52"]),
+        "bus": rnd.choice(["X27", "No. 38", "4A", "N22", "66", "X60"]),
+        "time": rnd.choice([f"{hour}:{minutes}", f"{hour:02d}{minutes}", f"{hour % 12 or 12}.{minutes}"]),
+        "caseref": rnd.choice(
+            [
+                f"SW/{year}/{rnd.randint(0, 99999):05d}",
+                f"CP-{year % 100}-{rnd.randint(0, 9999):04d}",
+                f"{rnd.choice(['HB', 'CT', 'CF', 'PT'])}{rnd.randint(0, 999999):06d}",
+                f"INC{rnd.randint(0, 9999999):07d}",
+                f"Mosaic {rnd.randint(1000000, 9999999)}",
+                f"{rnd.randint(10**8, 10**9 - 1)}",
+                f"B{rnd.randint(1, 999)}/{year % 100}",
+                f"JS/AB/{rnd.randint(1, 9999)}",
+            ]
+        ),
+        "year": year,
+        "yy": f"{(year + 1) % 100:02d}",
+        "district": area,
+        "district2": f"{rnd.choice(_V4_AREAS)}{rnd.randint(1, 30)}",
+        "sector": f"{area} {rnd.randint(1, 9)}",
+        "pct": f"{rnd.randint(40, 99)}.{rnd.randint(0, 9)}",
+        "session": rnd.choice(
+            [f"{year}/{(year + 1) % 100:02d}", f"{year}-{(year + 1) % 100:02d}", f"Term {rnd.randint(1, 4)}"]
+        ),
+        "s": rnd.randint(1, 6),
+        "period": rnd.randint(1, 7),
+        "subject": rnd.choice(["maths", "English", "PE", "biology", "music"]),
+        "course": rnd.choice(["N5 C847 75", "N4 C824 74", "Higher C847 76", "NPA"]),
+        "flat": rnd.choice(
+            [
+                f"{rnd.randint(1, 4)}F{rnd.randint(1, 3)}",
+                f"{rnd.randint(0, 3)}/{rnd.randint(1, 3)}",
+                f"PF{rnd.randint(1, 3)}",
+            ]
+        ),
+        "weekday": rnd.choice(_WEEKDAYS),
+        "money": rnd.choice(
+            [
+                f"{rnd.randint(5, 999)}",
+                f"{rnd.randint(1, 9)},{rnd.randint(0, 999):03d}",
+                f"{rnd.randint(1, 99)}.{rnd.randint(0, 99):02d}",
+            ]
+        ),
+        "price": f"{rnd.randint(1, 60)}.{rnd.choice(['00', '25', '50', '75'])}",
+        "month": month,
+        "mon": month[:3],
+        "dm": rnd.choice([f"{rnd.randint(1, 28)}/{rnd.randint(1, 12)}", _ordinal(rnd.randint(1, 28))]),
+        "sdq": rnd.randint(3, 38),
+        "ext": rnd.randint(2000, 8999),
+        "handle": rnd.choice(["FifeCouncil", "NHSFife", "StNiniansPS", "KirkcaldyHigh"]),
+        "temp": f"{rnd.randint(36, 39)}.{rnd.randint(0, 9)}",
+        "sats": rnd.randint(92, 100),
+        "uprn": f"{rnd.choice(['906', '1360', '320'])}{rnd.randint(0, 10**8 - 1):08d}",
+        "ref": f"HO{rnd.randint(0, 99999):05d}",
+        "room": rnd.choice(
+            [
+                f"{rnd.randint(0, 3)}.{rnd.randint(1, 40):03d}",
+                f"G.{rnd.randint(1, 20):02d}",
+                f"B{rnd.randint(1, 30)}",
+            ]
+        ),
+    }
+
+
 def _small_numbers(rnd: random.Random) -> dict[str, object]:
     return {"a": rnd.randint(1, 99), "b": rnd.randint(1, 12)}
 
@@ -983,15 +1335,21 @@ def held_out_v1_notes(per_label: int = 40, clean: int = 400, seed: int = 11) -> 
 
 
 def held_out_v2_notes(per_label: int = 80, clean: int = 800, seed: int = 13) -> list[Note]:
-    """Held out v2: written before the issue-4 recogniser changes and never used to tune them."""
+    """Held out until the third pass tuned on its misses (in-sample now): shorthand and layout."""
     names = (_V2_FORENAMES, _V2_SURNAMES)
     return _notes(_V2_TEMPLATES, _V2_CLEAN, _v2_value, names, per_label, clean, seed, _v2_fields)
 
 
 def held_out_v3_notes(per_label: int = 80, clean: int = 800, seed: int = 17) -> list[Note]:
-    """Held out v3: written before the recognisers were tuned on v2's misses, and never tuned on."""
+    """Held out until the fourth pass tuned on its misses (in-sample now): how practitioners write."""
     names = (_V3_FORENAMES, _V3_SURNAMES)
     return _notes(_V3_TEMPLATES, _V3_CLEAN, _v3_value, names, per_label, clean, seed, _v3_fields)
+
+
+def held_out_v4_notes(per_label: int = 80, clean: int = 800, seed: int = 23) -> list[Note]:
+    """Held out v4: written before the recognisers were tuned on v3's misses, and never tuned on."""
+    names = (_V4_FORENAMES, _V4_SURNAMES)
+    return _notes(_V4_TEMPLATES, _V4_CLEAN, _v4_value, names, per_label, clean, seed, _v4_fields)
 
 
 def evaluate(scanner: Scanner, notes: list[Note]) -> dict[str, object]:
@@ -1034,6 +1392,7 @@ if __name__ == "__main__":
         "held_out_v1": held_out_v1_notes(),
         "held_out_v2": held_out_v2_notes(),
         "held_out_v3": held_out_v3_notes(),
+        "held_out_v4": held_out_v4_notes(),
     }
     report = {name: evaluate(scanner, notes) for name, notes in sets.items()}
     every_note = [note for notes in sets.values() for note in notes]

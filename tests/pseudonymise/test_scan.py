@@ -74,6 +74,18 @@ def test_engine_is_built_once() -> None:
         ("Incident on 3 Apr 15.", "DATE_TIME"),
         ("dob Sep. 11 2018", "DATE_TIME"),
         ("b. 14Jul2010 - premature", "DATE_TIME"),
+        # full stops, double spaces or a spaced hyphen between groups; S.C.N.; a NINO grouped 3-3; an
+        # address whose domain is a public suffix
+        ("CHI 01.01.01.1237 on the letter", CHI_ENTITY),
+        ("Health details\nCHI no - 010101.1237", CHI_ENTITY),
+        ("chi 010101 - 1237 confirmed on TrakCare", CHI_ENTITY),
+        ("NHS Number: 943.476.5919", "UK_NHS"),
+        ("nhs no 943  476  5919, not registered", "UK_NHS"),
+        ("S.C.N. 100 000 008 on the transfer form", SCN_ENTITY),
+        ("SEEMiS: SCN-100.000.008, reg class 3B", SCN_ENTITY),
+        ("NI: JG 103 759 A, UC claim live", "UK_NINO"),
+        ("e-mail: kyle.h@glow.sch.uk", "EMAIL_ADDRESS"),
+        ("Contact by email only (RHONA_2008@GLOW.SCH.UK)", "EMAIL_ADDRESS"),
     ],
 )
 def test_identifiers_grouped_or_written_as_people_type_them_are_found(text: str, entity: str) -> None:
@@ -95,10 +107,30 @@ def test_identifiers_grouped_or_written_as_people_type_them_are_found(text: str,
         "met on 3 May 10:30, then 3rd May 10.30am",  # the hour of a time is not a two-digit year
         "Session 2019/20, P3/4 class, 12/20 in spelling, room 2/14, ext 4567",
         "invoice 0131-200-200",  # a landline's shape, one digit short
+        "HV visit 3pm; 8/12/16 wk imms done.",  # immunisation weeks, not 8 December 2016
+        "6-in-1 at 8/12/16 weeks",
+        "13-15 month review due Dec-22.",  # a month and year is not a full date
+        "Contact on 3-Apr at the centre",  # nor a day and month
+        "Case ref SW123456; repair job RJ123456.",  # a NINO's shape without its suffix, and no NI word
+        "Voucher £39.58, invoice 100000008.",  # a valid SCN check digit in text, with no SCN word
     ],
 )
 def test_near_misses_are_not_flagged(text: str) -> None:
     assert Scanner().scan_text(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [
+        ("100000008", SCN_ENTITY),  # a cell that is only the number: an undeclared column of SCNs
+        (" 100 000 008 ", SCN_ENTITY),
+        ("NINO AB123456", "UK_NINO"),  # without its suffix, but labelled
+        ("DOB 8/12/16, seen at 6/52", "DATE_TIME"),  # a date that no weeks follow
+        ("DOB 03-Apr-2019", "DATE_TIME"),
+    ],
+)
+def test_the_look_alike_rules_keep_what_they_should(text: str, entity: str) -> None:
+    assert entity in {e for e, _ in Scanner().scan_text(text)}
 
 
 @pytest.mark.parametrize("note", ["Siobhan seemed withdrawn in class.", "Siobhán seemed withdrawn in class."])
