@@ -12,16 +12,16 @@ from broker.agencies import service
 from broker.agencies.models import AgencyKind, Role
 from broker.agencies.service import Actor
 from broker.api.deps import CurrentActor, DbSession, api_router, deny, require_roles
+from broker.api.params import AGENCY_SLUG, AgencyPath, PlainText, SerialPath
 
 router = api_router(prefix="/v1", tags=["agencies"])
 Operator = Annotated[Actor, Depends(require_roles(Role.operator))]
-
-SLUG = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+Name = Annotated[PlainText, Field(min_length=1, max_length=200)]
 
 
 class AgencyIn(BaseModel):
-    id: str = Field(pattern=SLUG, description="Slug such as 'edu-fife'.")
-    name: str = Field(min_length=1, max_length=200)
+    id: str = Field(pattern=AGENCY_SLUG, description="Slug such as 'edu-fife'.")
+    name: Name
     kind: AgencyKind
     council_code: str | None = Field(default=None, pattern=r"^S12\d{6}$")
 
@@ -36,7 +36,7 @@ class AgencyOut(BaseModel):
 
 
 class PrincipalIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     email: EmailStr | None = None
     roles: list[Role] = Field(min_length=1)
 
@@ -73,13 +73,13 @@ def list_agencies(session: DbSession, actor: CurrentActor) -> list[AgencyOut]:
 
 
 @router.get("/agencies/{agency_id}", response_model=AgencyOut)
-def get_agency(agency_id: str, session: DbSession, actor: CurrentActor) -> AgencyOut:
+def get_agency(agency_id: AgencyPath, session: DbSession, actor: CurrentActor) -> AgencyOut:
     return AgencyOut.model_validate(service.get_agency(session, agency_id))
 
 
 @router.post("/agencies/{agency_id}/principals", status_code=201, response_model=PrincipalCreated)
 def register_principal(
-    agency_id: str, body: PrincipalIn, session: DbSession, actor: Operator
+    agency_id: AgencyPath, body: PrincipalIn, session: DbSession, actor: Operator
 ) -> PrincipalCreated:
     principal, token = service.create_principal(
         session, agency_id=agency_id, name=body.name, email=body.email, roles=body.roles, by=actor
@@ -91,7 +91,7 @@ def register_principal(
 
 @router.get("/agencies/{agency_id}/principals", response_model=list[PrincipalOut])
 def list_principals(
-    agency_id: str, request: Request, session: DbSession, actor: CurrentActor
+    agency_id: AgencyPath, request: Request, session: DbSession, actor: CurrentActor
 ) -> list[PrincipalOut]:
     """The operator sees everyone; an agency's DPO sees their own agency's people."""
     if not (actor.has(Role.operator) or (actor.has(Role.dpo) and actor.agency_id == agency_id)):
@@ -102,7 +102,9 @@ def list_principals(
 @router.post(
     "/agencies/{agency_id}/principals/{principal_id}/tokens", status_code=201, response_model=IssuedToken
 )
-def issue_token(agency_id: str, principal_id: int, session: DbSession, actor: Operator) -> IssuedToken:
+def issue_token(
+    agency_id: AgencyPath, principal_id: SerialPath, session: DbSession, actor: Operator
+) -> IssuedToken:
     principal = service.get_principal(session, agency_id, principal_id)
     row, token = service.issue_token(session, principal, by=actor)
     return IssuedToken(token_id=row.id, token=token)
@@ -110,7 +112,7 @@ def issue_token(agency_id: str, principal_id: int, session: DbSession, actor: Op
 
 @router.delete("/agencies/{agency_id}/principals/{principal_id}/tokens/{token_id}", status_code=204)
 def revoke_token(
-    agency_id: str, principal_id: int, token_id: int, session: DbSession, actor: Operator
+    agency_id: AgencyPath, principal_id: SerialPath, token_id: SerialPath, session: DbSession, actor: Operator
 ) -> None:
     principal = service.get_principal(session, agency_id, principal_id)
     service.revoke_token(session, principal, token_id, by=actor)

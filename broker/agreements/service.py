@@ -118,14 +118,17 @@ def parse_submission(text: str, fmt: str) -> Agreement:
     try:
         agreement = loads(text, "json" if fmt == "json" else "yaml")
     except InvalidAgreement as exc:
-        raise _invalid(exc.findings) from None
+        raise invalid(exc.findings) from None
+    except RecursionError:  # the JSON decoder recurses once per level of nesting
+        raise invalid([Finding("", "is nested too deeply to be an agreement")]) from None
     findings = check(agreement)
     if findings:
-        raise _invalid(findings)
+        raise invalid(findings)
     return agreement
 
 
-def _invalid(findings: list[Finding]) -> Invalid:
+def invalid(findings: list[Finding]) -> Invalid:
+    """One 422 listing every finding, so the author fixes them all in one round."""
     return Invalid(
         f"The agreement has {len(findings)} problem(s).",
         findings=[{"path": f.path, "message": f.message} for f in findings],
@@ -408,7 +411,7 @@ def seed_active_agreement(
     """
     findings = check(agreement)
     if findings:
-        raise _invalid(findings)
+        raise invalid(findings)
     moment = at or _now()
     row = AgreementVersion(
         agreement_id=agreement.id,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from agreements.model import Action, Agreement, Constraints, Role
+from agreements.loader import Finding
+from agreements.model import Action, Agreement, AgreementId, Constraints, FieldName, PurposeCode, Role, Slug
 from agreements.render import render_markdown
 from broker.agreements import service
 from broker.agreements.models import AgreementVersion
 from broker.api.deps import CurrentActor, DbSession, api_router
+from broker.api.params import AgreementPath, Serial, SerialPath, UtcMoment, has_control_characters
 from policies.decision import DenyReason, Request
 
 router = api_router(prefix="/v1", tags=["agreements"])
@@ -35,8 +37,12 @@ class AgreementIn(BaseModel):
 
     def parse(self) -> Agreement:
         if self.document is not None:
-            return service.parse_submission(json.dumps(self.document), "json")
-        return service.parse_submission(self.text or "", self.format)
+            agreement = service.parse_submission(json.dumps(self.document), "json")
+        else:
+            agreement = service.parse_submission(self.text or "", self.format)
+        if has_control_characters(agreement.title):  # the title has a column of its own
+            raise service.invalid([Finding("title", "must not contain control characters")])
+        return agreement
 
 
 class VersionOut(BaseModel):
@@ -139,13 +145,15 @@ class DiffOut(BaseModel):
 
 
 class ExplainIn(BaseModel):
-    agreement_id: str
+    agreement_id: AgreementId
     action: Action
-    purpose: str
-    dataset: str | None = None
-    fields: list[str] = []
-    at: AwareDatetime | None = None
-    agency: str | None = Field(default=None, description="Defaults to your agency; others need DPO/operator.")
+    purpose: PurposeCode
+    dataset: Slug | None = None
+    fields: list[FieldName] = []
+    at: UtcMoment | None = None
+    agency: Slug | None = Field(
+        default=None, description="Defaults to your agency; others need DPO/operator."
+    )
     role: Role | None = Field(default=None, description="Defaults to each of your roles.")
 
 
@@ -189,55 +197,67 @@ def list_agreements(session: DbSession, actor: CurrentActor) -> list[AgreementOu
 
 
 @router.get("/agreements/{agreement_id}", response_model=AgreementOut)
-def get_agreement(agreement_id: str, session: DbSession, actor: CurrentActor) -> AgreementOut:
+def get_agreement(agreement_id: AgreementPath, session: DbSession, actor: CurrentActor) -> AgreementOut:
     return _groups(service.versions_or_404(session, agreement_id))[0]
 
 
 @router.get("/agreements/{agreement_id}/versions", response_model=list[VersionOut])
-def list_agreement_versions(agreement_id: str, session: DbSession, actor: CurrentActor) -> list[VersionOut]:
+def list_agreement_versions(
+    agreement_id: AgreementPath, session: DbSession, actor: CurrentActor
+) -> list[VersionOut]:
     return [VersionOut.of(r) for r in service.versions_or_404(session, agreement_id)]
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}", response_model=VersionDetail)
 def get_agreement_version(
-    agreement_id: str, version: int, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
 ) -> VersionDetail:
     return VersionDetail.of(service.get_version(session, agreement_id, version))
 
 
 @router.put("/agreements/{agreement_id}/versions/{version}", response_model=VersionDetail)
 def edit_draft(
-    agreement_id: str, version: int, body: AgreementIn, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath,
+    version: SerialPath,
+    body: AgreementIn,
+    session: DbSession,
+    actor: CurrentActor,
 ) -> VersionDetail:
     return VersionDetail.of(service.update_draft(session, actor, agreement_id, version, body.parse()))
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}/render", response_class=PlainTextResponse)
-def render_version(agreement_id: str, version: int, session: DbSession, actor: CurrentActor) -> str:
+def render_version(
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
+) -> str:
     """The version as Markdown for the DPOs who approve it."""
     return render_markdown(service.agreement_of(service.get_version(session, agreement_id, version)))
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/submit", response_model=VersionDetail)
-def submit_version(agreement_id: str, version: int, session: DbSession, actor: CurrentActor) -> VersionDetail:
+def submit_version(
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
+) -> VersionDetail:
     return VersionDetail.of(service.submit_for_review(session, actor, agreement_id, version))
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/return", response_model=VersionDetail)
-def return_version(agreement_id: str, version: int, session: DbSession, actor: CurrentActor) -> VersionDetail:
+def return_version(
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
+) -> VersionDetail:
     return VersionDetail.of(service.return_to_draft(session, actor, agreement_id, version))
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}/approvals", response_model=list[ApprovalOut])
 def list_approvals(
-    agreement_id: str, version: int, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
 ) -> list[ApprovalOut]:
     return VersionDetail.of(service.get_version(session, agreement_id, version)).approvals
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/approvals", response_model=VersionDetail)
 def approve_version(
-    agreement_id: str, version: int, body: ApproveIn, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, version: SerialPath, body: ApproveIn, session: DbSession, actor: CurrentActor
 ) -> VersionDetail:
     """Approve as your agency's DPO; send the digest you read so a changed document cannot be approved."""
     return VersionDetail.of(service.approve(session, actor, agreement_id, version, body.digest))
@@ -245,25 +265,29 @@ def approve_version(
 
 @router.post("/agreements/{agreement_id}/versions/{version}/activate", response_model=VersionDetail)
 def activate_version(
-    agreement_id: str, version: int, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
 ) -> VersionDetail:
     return VersionDetail.of(service.activate(session, actor, agreement_id, version))
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/suspend", response_model=VersionDetail)
 def suspend_version(
-    agreement_id: str, version: int, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
 ) -> VersionDetail:
     return VersionDetail.of(service.suspend(session, actor, agreement_id, version))
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/revoke", response_model=VersionDetail)
-def revoke_version(agreement_id: str, version: int, session: DbSession, actor: CurrentActor) -> VersionDetail:
+def revoke_version(
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
+) -> VersionDetail:
     return VersionDetail.of(service.revoke(session, actor, agreement_id, version))
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}/policy", response_model=list[RuleOut])
-def version_policy(agreement_id: str, version: int, session: DbSession, actor: CurrentActor) -> list[RuleOut]:
+def version_policy(
+    agreement_id: AgreementPath, version: SerialPath, session: DbSession, actor: CurrentActor
+) -> list[RuleOut]:
     """The Casbin rules this version compiles to, each traced to its clause."""
     return [
         RuleOut(
@@ -286,11 +310,11 @@ def version_policy(agreement_id: str, version: int, session: DbSession, actor: C
 
 @router.get("/agreements/{agreement_id}/diff", response_model=DiffOut)
 def diff_versions(
-    agreement_id: str,
+    agreement_id: AgreementPath,
     session: DbSession,
     actor: CurrentActor,
-    old: int = Query(ge=1),
-    new: int = Query(ge=1),
+    old: Annotated[Serial, Query()],
+    new: Annotated[Serial, Query()],
 ) -> DiffOut:
     changes = service.version_diff(session, agreement_id, old, new)
     return DiffOut(

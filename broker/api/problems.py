@@ -30,10 +30,31 @@ def problem(request: Request, status: int, title: str, detail: str | None, **ext
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Pydantic errors include the offending input; keep only where and what, never the value.
+def _declared_names(app: FastAPI) -> frozenset[str]:
+    """Every parameter and property name the API declares, and where a request carries them."""
+    spec = app.openapi()
+    parameters = (
+        p["name"] for item in spec["paths"].values() for op in item.values() for p in op.get("parameters", [])
+    )
+    properties = (
+        name
+        for schema in spec.get("components", {}).get("schemas", {}).values()
+        for name in schema.get("properties", {})
+    )
+    return frozenset({*parameters, *properties, "body", "query", "path", "header", "cookie", "[key]"})
+
+
+def _validation_errors(request: Request, exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and what, never the value. Pydantic's location also names what the sender chose (an
+    unknown field, a key of a mapping), which can be anything: such a part is shown as '*'."""
+    declared = _declared_names(request.app)
     return [
-        {"location": ".".join(str(part) for part in err.get("loc", ())), "message": err.get("msg", "invalid")}
+        {
+            "location": ".".join(
+                str(part) if isinstance(part, int) or part in declared else "*" for part in err.get("loc", ())
+            ),
+            "message": err.get("msg", "invalid"),
+        }
         for err in exc.errors()
     ]
 
@@ -50,7 +71,7 @@ def install(app: FastAPI) -> None:
             422,
             "Invalid request",
             "The request does not match the schema.",
-            errors=_validation_errors(exc),
+            errors=_validation_errors(request, exc),
         )
 
     @app.exception_handler(StarletteHTTPException)

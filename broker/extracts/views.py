@@ -11,7 +11,9 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from agreements.model import PurposeCode
 from broker.api.deps import CurrentActor, DbSession, api_router
+from broker.api.params import AgreementPath, DatasetPath, IssuedIdPath
 from broker.errors import Invalid, TooLarge
 from broker.extracts import service
 
@@ -65,15 +67,15 @@ async def _spool(request: Request, target: Path, limit: int) -> str:
     openapi_extra={"requestBody": {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
 )
 async def submit_extract(
-    agreement_id: str,
-    dataset_id: str,
+    agreement_id: AgreementPath,
+    dataset_id: DatasetPath,
     request: Request,
     response: Response,
     session: DbSession,
     actor: CurrentActor,
     as_of: Annotated[date, Query(description="The date the extract describes (ISO 8601).")],
     format: Annotated[str | None, Query(pattern="^(csv|parquet)$")] = None,
-    purpose: Annotated[str | None, Query(max_length=32)] = None,
+    purpose: Annotated[PurposeCode | None, Query()] = None,
 ) -> service.Receipt:
     """Submit a pseudonymised extract as the raw request body (CSV or Parquet), streamed to disk.
 
@@ -107,7 +109,7 @@ async def submit_extract(
 
 @router.get("/agreements/{agreement_id}/datasets/{dataset_id}/extracts", response_model=list[service.Receipt])
 def list_extracts(
-    agreement_id: str, dataset_id: str, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, dataset_id: DatasetPath, session: DbSession, actor: CurrentActor
 ) -> list[service.Receipt]:
     """The provider's extract history for a dataset, newest first (superseded ones included)."""
     return service.history(session, actor, agreement_id, dataset_id)
@@ -117,6 +119,10 @@ def list_extracts(
     "/agreements/{agreement_id}/datasets/{dataset_id}/extracts/{extract_id}", response_model=service.Receipt
 )
 def get_extract(
-    agreement_id: str, dataset_id: str, extract_id: str, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath,
+    dataset_id: DatasetPath,
+    extract_id: IssuedIdPath,
+    session: DbSession,
+    actor: CurrentActor,
 ) -> service.Receipt:
     return service.get_receipt(session, actor, agreement_id, dataset_id, extract_id)

@@ -8,6 +8,7 @@ refunded. A refused charge rolls back, so it costs nothing and leaves later smal
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
@@ -17,12 +18,13 @@ from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
+from opendp.mod import OpenDPException
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agreements.durations import parse_duration
-from agreements.model import Agreement
+from agreements.model import Agreement, PurposeCode
 from audit.event import AuditEvent, Decision
 from broker.agencies.models import Role
 from broker.agencies.service import Actor
@@ -50,6 +52,7 @@ from disclosure import (
     QueryResult,
     QuerySpec,
 )
+from disclosure.query import CompiledQuery
 from disclosure.result import rows_to_csv
 
 __all__ = ["BudgetView", "QueryRequest", "QueryResponse", "budget", "get_release", "release_csv", "run_query"]
@@ -58,12 +61,15 @@ RUN: Final = "query.run"
 BUDGET: Final = "query.budget"
 ACTION: Final = "aggregate_query"
 ENGINE_CACHE_SIZE: Final = 8
+NOISE_LIMIT: Final = 2.0**53
+"""Widest noise (95% half-width) a release may carry: past it a float64 no longer holds every whole
+number, and the noisy table cannot be built (a count is cast to a 64-bit integer)."""
 
 
 class QueryRequest(QuerySpec):
     """A query spec plus the agreement purpose it is asked under."""
 
-    purpose: str
+    purpose: PurposeCode
 
     def spec(self) -> QuerySpec:
         return QuerySpec.model_validate(self.model_dump(exclude={"purpose"}))
@@ -308,6 +314,20 @@ def _stored_result(result: QueryResult) -> dict[str, Any]:
     }
 
 
+def _check_noise(engine: QueryEngine, query: CompiledQuery) -> None:
+    """Calibrate the noise before anything is charged (``run`` reuses it): an epsilon or bounds whose
+    noise OpenDP cannot compute or a release cannot carry are the asker's to change."""
+    try:
+        widths = list(engine.cache.prepare(engine.frames, query).accuracy.values())
+    except OpenDPException:
+        widths = [math.inf]
+    if not all(width < NOISE_LIMIT for width in widths):
+        raise QueryRejected(
+            "this epsilon and these bounds call for more noise than a released number can carry: "
+            "ask for a larger epsilon or narrower measure bounds"
+        )
+
+
 def run_query(
     session: Session,
     actor: Actor,
@@ -339,6 +359,8 @@ def run_query(
         engine = engine_for(session, agreement, now, source)
         query = engine.compile(spec)
         key = ledger_key(agreement, actor.agency_id, now) if query.mode == Mode.dp else None
+        if query.mode == Mode.dp:
+            _check_noise(engine, query)
     except QueryRejected as rejected:
         raise _refuse(session, event, Invalid(str(rejected), reason="query")) from None
     except Invalid as invalid:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response, status
 
 from broker.api.deps import CurrentActor, DbSession, api_router
+from broker.api.params import AgreementPath, IssuedIdPath
 from broker.queries import service
 
 router = api_router(prefix="/v1", tags=["queries"])
@@ -26,7 +27,7 @@ FrameSourceDep = Annotated[service.FrameSource, Depends(frame_source)]
     response_model=service.QueryResponse,
 )
 def run_query(
-    agreement_id: str,
+    agreement_id: AgreementPath,
     body: service.QueryRequest,
     session: DbSession,
     actor: CurrentActor,
@@ -38,13 +39,15 @@ def run_query(
 
 @router.get("/agreements/{agreement_id}/queries/{query_id}", response_model=service.QueryResponse)
 def get_query(
-    agreement_id: str, query_id: str, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, query_id: IssuedIdPath, session: DbSession, actor: CurrentActor
 ) -> service.QueryResponse:
     return service.get_release(session, actor, agreement_id, query_id)
 
 
 @router.get("/agreements/{agreement_id}/queries/{query_id}/csv")
-def download_csv(agreement_id: str, query_id: str, session: DbSession, actor: CurrentActor) -> Response:
+def download_csv(
+    agreement_id: AgreementPath, query_id: IssuedIdPath, session: DbSession, actor: CurrentActor
+) -> Response:
     """The released table as CSV (text cells escaped against spreadsheet formula injection)."""
     text = service.release_csv(session, actor, agreement_id, query_id)
     return Response(
@@ -55,6 +58,6 @@ def download_csv(agreement_id: str, query_id: str, session: DbSession, actor: Cu
 
 
 @router.get("/agreements/{agreement_id}/budget", response_model=service.BudgetView)
-def get_budget(agreement_id: str, session: DbSession, actor: CurrentActor) -> service.BudgetView:
+def get_budget(agreement_id: AgreementPath, session: DbSession, actor: CurrentActor) -> service.BudgetView:
     """The consumer agency's epsilon budget, spend and remainder for the current period."""
     return service.budget(session, actor, agreement_id)

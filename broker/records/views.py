@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agreements.model import FieldName, PurposeCode
 from broker.api.deps import CurrentActor, DbSession, api_router
+from broker.api.params import AgreementPath, PlainText
 from broker.records import service
 
 router = api_router(prefix="/v1", tags=["records"])
@@ -35,10 +37,10 @@ class Identifiers(BaseModel):
 class LookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purpose: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", description="Purpose code from the agreement.")
-    case_reference: str | None = Field(default=None, max_length=64)
+    purpose: PurposeCode = Field(description="Purpose code from the agreement.")
+    case_reference: Annotated[PlainText, Field(max_length=64)] | None = None
     identifiers: Identifiers | None = None
-    tokens: dict[str, Annotated[str, Field(max_length=120)]] | None = Field(
+    tokens: dict[FieldName, Annotated[str, Field(max_length=120)]] | None = Field(
         default=None,
         description="Stage-1 tokens by column (e.g. token_chi) instead of identifiers.",
         max_length=10,
@@ -53,7 +55,7 @@ class LookupIn(BaseModel):
 
 @router.post("/agreements/{agreement_id}/records/lookup", response_model=service.LinkedRecord)
 def lookup(
-    agreement_id: str, body: LookupIn, request: Request, session: DbSession, actor: CurrentActor
+    agreement_id: AgreementPath, body: LookupIn, request: Request, session: DbSession, actor: CurrentActor
 ) -> service.LinkedRecord:
     """One child's permitted fields from every dataset the caller's permission covers, with provenance."""
     identifiers = (

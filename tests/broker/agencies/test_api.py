@@ -140,3 +140,39 @@ def test_allowed_actions_are_audited_without_tokens(
     assert "agency.register" in actions
     dumped = json.dumps([e.body for e in events])
     assert operator_token not in dumped
+
+
+def test_malformed_path_ids_get_422_naming_the_parameter(
+    client: TestClient, operator_token: str, bearer: Bearer
+) -> None:
+    """A NUL byte or an integer past the id column's range once reached the database: a 500."""
+    op = bearer(operator_token)
+    _register(client, op)
+    asks = {
+        "path.agency_id": client.get("/v1/agencies/edu%00fife", headers=op),
+        "path.principal_id": client.post(f"/v1/agencies/edu-fife/principals/{2**63}/tokens", headers=op),
+        "path.token_id": client.delete(f"/v1/agencies/edu-fife/principals/1/tokens/{10**20}", headers=op),
+    }
+    for location, response in asks.items():
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert [e["location"] for e in response.json()["errors"]] == [location]
+
+
+def test_names_with_control_characters_get_422_and_nothing_is_stored(
+    client: TestClient, operator_token: str, bearer: Bearer
+) -> None:
+    op = bearer(operator_token)
+    _register(client, op)
+    agency = client.post(
+        "/v1/agencies", json={"id": "edu-nul", "name": "Fife\x00Education", "kind": "education"}, headers=op
+    )
+    person = client.post(
+        "/v1/agencies/edu-fife/principals", json={"name": "Line\nbreak", "roles": ["analyst"]}, headers=op
+    )
+    for response, location in ((agency, "body.name"), (person, "body.name")):
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["location"] == location and "control characters" in error["message"]
+    assert "edu-nul" not in {a["id"] for a in client.get("/v1/agencies", headers=op).json()}
+    assert len(client.get("/v1/agencies/edu-fife/principals", headers=op).json()) == 0

@@ -274,3 +274,51 @@ def test_policy_service_decides_and_audits(
             session, actor, "aggregate_query", ei.id, "fife-attendance", [], "EI-PLAN", at
         )
         assert suspended.reason == "no_active_agreement" and "suspended" in suspended.detail
+
+
+def test_malformed_ids_and_documents_get_422_and_nothing_is_stored(
+    client: TestClient, people: dict[str, dict[str, str]]
+) -> None:
+    """Each of these was a 500: an integer past the version column, a NUL byte on PostgreSQL, a JSON
+    text nested deeper than the decoder recurses, a NUL in the title (a column of its own)."""
+    dpo = people["dpo_fife"]
+    asks = {
+        "path.version": client.get(f"/v1/agreements/{AID}/versions/{2**31}", headers=dpo),
+        "query.new": client.get(f"/v1/agreements/{AID}/diff", params={"old": 1, "new": 10**20}, headers=dpo),
+        "path.agreement_id": client.get(f"/v1/agreements/{AID}%00/versions", headers=dpo),
+    }
+    for location, response in asks.items():
+        assert response.status_code == 422, response.text
+        assert [e["location"] for e in response.json()["errors"]] == [location]
+    nested = client.post(
+        "/v1/agreements", headers=dpo, json={"text": "[" * 100_000 + "]" * 100_000, "format": "json"}
+    )
+    assert nested.status_code == 422 and "nested too deeply" in nested.json()["findings"][0]["message"]
+    titled = load_file(PLAN).model_dump(mode="json", by_alias=True) | {"title": "Attainment\x00planning"}
+    response = client.post("/v1/agreements", headers=dpo, json={"document": titled})
+    assert response.status_code == 422, response.text
+    assert response.json()["findings"] == [
+        {"path": "title", "message": "must not contain control characters"}
+    ]
+    assert client.get(f"/v1/agreements/{AID}", headers=dpo).status_code == 404
+
+
+def test_explain_refuses_malformed_questions_before_auditing_them(
+    client: TestClient, people: dict[str, dict[str, str]], sessions: sessionmaker[Session]
+) -> None:
+    """The question's agreement id and purpose go into the audit log: free text of any length (or a NUL,
+    which PostgreSQL cannot store) must be refused first. A moment before year 1 in UTC was a 500."""
+    asks: dict[str, dict[str, Any]] = {
+        "body.purpose": {"purpose": "X" * 10_000},
+        "body.agreement_id": {"agreement_id": AID + "\x00"},
+        "body.fields.0": {"fields": ["Child Name"]},
+        "body.at": {"at": "0001-01-01T00:00:00+14:00"},
+    }
+    for location, extra in asks.items():
+        body = {"agreement_id": AID, "action": "aggregate_query", "purpose": "ATT-PLAN", **extra}
+        response = client.post("/v1/authorize/explain", headers=people["dpo_fife"], json=body)
+        assert response.status_code == 422, response.text
+        assert [e["location"] for e in response.json()["errors"]] == [location]
+    assert "years 1 and 9999" in response.json()["errors"][0]["message"]
+    with sessions() as session:
+        assert not session.scalars(select(AuditRecord).where(AuditRecord.action == "authorize.explain")).all()

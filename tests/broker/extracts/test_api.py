@@ -239,6 +239,33 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(
         assert session.scalar(select(func.count()).select_from(ExtractChunk)) == 0
 
 
+def test_malformed_ids_and_purpose_get_422_and_store_nothing(
+    client: TestClient, people: dict, sessions: sessionmaker[Session]
+) -> None:
+    """A NUL byte in an id was a 500 on PostgreSQL, and in the purpose (audited) a 503."""
+    officer = {"Authorization": f"Bearer {people[('edu-fife', 'data_officer')]}", "Content-Type": "text/csv"}
+    with sessions() as session:
+        logged = session.scalar(select(func.count()).select_from(AuditRecord))
+    asks = {
+        "query.purpose": client.post(
+            URL, params={"as_of": "2026-11-01", "purpose": "EI\x00"}, headers=officer
+        ),
+        "path.dataset_id": client.post(
+            f"/v1/agreements/{AGREEMENT}/datasets/fife%00attendance/extracts",
+            params={"as_of": "2026-11-01"},
+            content=b"a,b\n1,2\n",
+            headers=officer,
+        ),
+        "path.extract_id": client.get(f"{URL}/not-a-receipt%00", headers=officer),
+    }
+    for location, response in asks.items():
+        assert response.status_code == 422, response.text
+        assert [e["location"] for e in response.json()["errors"]] == [location]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Extract)) == 0
+        assert session.scalar(select(func.count()).select_from(AuditRecord)) == logged
+
+
 def test_failure_while_storing_leaves_nothing_behind(
     client: TestClient,
     people: dict,

@@ -191,6 +191,41 @@ def test_refusals_cost_nothing(active: TestClient, people: dict[str, Any]) -> No
     assert budget["epsilon_spent"] == 0.0
 
 
+def test_noise_too_wide_to_release_is_refused_before_any_charge(
+    active: TestClient, people: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    """Each was a 500: OpenDP could not calibrate the noise (before the charge), or the noisy count
+    overflowed a 64-bit integer after the budget was charged, with nothing released."""
+    asks = [
+        query(epsilon=5e-324),
+        query(epsilon=1e-30, measures=[{"kind": "count"}]),
+        query(measures=[{"kind": "sum", "field": "fife-pupils.attendance_pct", "bounds": [-1e308, 1e308]}]),
+    ]
+    for body in asks:
+        response = post(active, people["analyst_fife"], body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["reason"] == "query" and "larger epsilon" in response.json()["detail"]
+    budget = active.get(f"/v1/agreements/{AID}/budget", headers=people["analyst_fife"]).json()
+    assert budget["epsilon_spent"] == 0.0
+    with sessions() as session:
+        assert not session.scalars(select(QueryRelease)).all()
+    assert [e["decision"] for e in events(sessions, "query.run")] == ["deny"] * len(asks)
+
+
+def test_malformed_purpose_and_ids_get_422_before_the_audit_log(
+    active: TestClient, people: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    """The purpose goes into the audit event: free text (or a NUL, a 503 on PostgreSQL) is refused first."""
+    for purpose in ("ATT-PLAN\x00", "X" * 10_000):
+        response = post(active, people["analyst_fife"], query(purpose=purpose))
+        assert response.status_code == 422, response.text
+        assert [e["location"] for e in response.json()["errors"]] == ["body.purpose"]
+    unknown = active.get(f"/v1/agreements/{AID}/queries/nope%00", headers=people["analyst_fife"])
+    assert unknown.status_code == 422
+    assert [e["location"] for e in unknown.json()["errors"]] == ["path.query_id"]
+    assert events(sessions, "query.run") == []
+
+
 def test_queries_need_an_active_agreement(client: TestClient, people: dict[str, Any]) -> None:
     response = post(client, people["analyst_fife"], query())
     assert response.status_code == 403 and response.json()["reason"] == "no_active_agreement"

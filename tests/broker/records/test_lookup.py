@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agreements.model import Agreement
 from agreements.validation import check
 from broker import demo
+from broker.agencies.models import Role
 from broker.agreements.service import seed_active_agreement
 from broker.api.app import create_app
 from broker.audit.models import AuditRecord
@@ -143,6 +145,33 @@ def test_openapi_names_every_linked_record_field(tmp_path: Path) -> None:
         "fields": "object",
     }
     assert per_dataset["required"] == list(fields)
+
+
+def test_invalid_lookup_says_where_never_what_was_sent(
+    client: TestClient, make_principal: Callable[..., str], bearer: Callable[[str], dict[str, str]]
+) -> None:
+    """Pydantic's error locations name unknown fields and mapping keys, which are whatever the sender
+    typed (here an identifier): they were echoed in the 422. A NUL in the case reference (audited) was a
+    503 on PostgreSQL."""
+    canary = "Jane Smith 0101011234"
+    response = client.post(
+        "/v1/agreements/isa-fife-early-intervention/records/lookup",
+        headers=bearer(make_principal("sw-fife", Role.practitioner)),
+        json={
+            "purpose": "EI-SUPPORT",
+            "case_reference": "C-1\x00",
+            "identifiers": {canary: "x"},
+            "tokens": {canary: "x" * 200},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert {e["location"] for e in response.json()["errors"]} == {
+        "body.case_reference",
+        "body.identifiers.*",
+        "body.tokens.*.[key]",
+        "body.tokens.*",
+    }
+    assert canary not in response.text and "Jane" not in response.text
 
 
 @pytest.mark.parametrize("daily_limit", [2])
