@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, event, func, or_, select, text
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, cast, event, func, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
@@ -42,6 +43,7 @@ from audit.merkle import HASH_SIZE, CompactTree, MerkleTree, leaf_hash
 from audit.note import NoteSigner, NoteVerifier
 from audit.verify import LogEntry, VerifyReport, open_checkpoints, verify_log
 from broker.audit.models import AuditCheckpoint, AuditRecord
+from broker.database import UtcDateTime
 from broker.errors import NotFound, ProblemError
 from broker.logs import request_id_var
 from broker.secrets import Secrets
@@ -141,25 +143,46 @@ def _next_seq(session: Session) -> int:
     return int(session.execute(select(func.coalesce(func.max(AuditRecord.seq), -1) + 1)).scalar_one())
 
 
-def _sqlite_append(session: Session, body: bytes) -> None:
-    seq = _next_seq(session)
-    fields = json.loads(body)
-    session.add(
-        AuditRecord(
-            seq=seq,
-            at=parse_time(fields["time"]),
-            action=fields["action"],
-            decision=fields["decision"],
-            actor=fields.get("actor"),
-            agency=fields.get("agency"),
-            agreement_id=fields.get("agreement_id"),
-            subjects=json.dumps(fields.get("subjects", [])),
-            body=body.decode(),
-            leaf_hash=leaf_hash(leaf_bytes(seq, body)),
-            tree_size=seq + 1,
+_SQLITE_APPEND = text(
+    """INSERT INTO audit_events (seq, at, action, decision, actor, agency, agreement_id, subjects, body,
+                                 leaf_hash, tree_size)
+       SELECT n, :at, :action, :decision, :actor, :agency, :agreement_id, :subjects, :body,
+              audit_leaf_hash(n, :body), n + 1
+       FROM (SELECT coalesce(max(seq), -1) + 1 AS n FROM audit_events)"""
+).bindparams(bindparam("at", type_=UtcDateTime()))
+"""One statement, so the number is drawn under the write lock: SQLite takes it when a writing statement
+starts, before the statement reads. Read first in a statement of its own, the number could be taken by
+another connection's commit in between, and the insert guard would refuse the append."""
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_leaf_hash(dbapi_connection: Any, _record: Any) -> None:
+    """``audit_leaf_hash(seq, body)`` in SQL on SQLite connections, as PostgreSQL's append function
+    computes it, from the same ``leaf_bytes``."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function(
+            "audit_leaf_hash",
+            2,
+            lambda seq, body: leaf_hash(leaf_bytes(seq, body.encode())),
+            deterministic=True,
         )
+
+
+def _sqlite_append(session: Session, body: bytes) -> None:
+    fields = json.loads(body)
+    session.execute(
+        _SQLITE_APPEND,
+        {
+            "at": parse_time(fields["time"]),
+            "action": fields["action"],
+            "decision": fields["decision"],
+            "actor": fields.get("actor"),
+            "agency": fields.get("agency"),
+            "agreement_id": fields.get("agreement_id"),
+            "subjects": json.dumps(fields.get("subjects", [])),
+            "body": body.decode(),
+        },
     )
-    session.flush()
 
 
 def record_denial(session: Session, event: AuditEvent) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -176,3 +178,36 @@ def test_the_callers_own_failure_at_commit_is_not_reported_as_the_audit_log(
         session.add(Agency(id="edu-fife", name="again", kind="school", created_at=T0))
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditRecord)) == 0
+
+
+def test_concurrent_appends_on_sqlite_all_land(tmp_path: Path) -> None:
+    """The embedded database serves several request threads: each append must take the next number,
+    even when its transaction read nothing else first and another thread committed in between."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'broker.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    failures: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        for i in range(40):
+            try:
+                with transaction(sessions) as session:
+                    session.execute(select(func.count()).select_from(AuditRecord))  # a read first
+                    service.record(session, _event(w * 100 + i))
+            except BaseException as exc:
+                failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures, f"{len(failures)} appends failed, e.g. {type(failures[0]).__name__}"
+        with sessions() as session:
+            assert session.scalars(select(AuditRecord.seq).order_by(AuditRecord.seq)).all() == list(
+                range(160)
+            )
+            assert service.verify(session, []).ok
+    finally:
+        engine.dispose()
