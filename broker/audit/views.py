@@ -14,15 +14,17 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from agreements.model import AgreementId, FieldName, PurposeCode
 from audit.event import AuditEvent, Decision
 from broker.agencies.models import Role
 from broker.agencies.service import Actor
 from broker.agreements.service import authorize, get_active_agreement
 from broker.api.deps import DbSession, api_router, deny, require_roles
+from broker.api.params import AGENCY_SLUG, PlainText, UtcMoment
 from broker.audit import service
 from broker.audit.models import AuditCheckpoint
 from broker.errors import Invalid, NotFound
@@ -35,6 +37,14 @@ router = api_router(prefix="/v1/audit", tags=["audit"])
 Reader = Annotated[Actor, Depends(require_roles(Role.operator, Role.dpo))]
 
 PSEUDONYM = r"^[A-Za-z0-9._:~-]{1,128}$"
+ACTION = r"^[a-z][a-z0-9_.-]{0,199}$"
+SEQ_MAX = 2**63 - 1
+"""The largest sequence number a BIGINT column holds."""
+_MOMENT = "With its UTC offset, e.g. 2026-11-29T09:00:00Z."
+AgreementQuery = Annotated[AgreementId | None, Query(description="Agreement id.")]
+PurposeQuery = Annotated[
+    PurposeCode | None, Query(description="For a DPO naming an agreement: the audit_read purpose.")
+]
 CSV_COLUMNS = [
     "seq",
     "time",
@@ -175,18 +185,18 @@ def list_events(
     request: Request,
     session: DbSession,
     actor: Reader,
-    agreement: str | None = Query(default=None, max_length=128),
-    purpose: str | None = Query(
-        default=None, max_length=64, description="For a DPO naming an agreement: the audit_read purpose."
-    ),
-    by: str | None = Query(default=None, max_length=64, description="Actor (principal id)."),
-    agency: str | None = Query(default=None, max_length=64),
-    action: str | None = Query(default=None, max_length=200),
+    agreement: AgreementQuery = None,
+    purpose: PurposeQuery = None,
+    by: Annotated[PlainText | None, Query(max_length=64, description="Actor (principal id).")] = None,
+    agency: Annotated[str | None, Query(pattern=AGENCY_SLUG)] = None,
+    action: Annotated[str | None, Query(pattern=ACTION)] = None,
     decision: Decision | None = None,
     subject: str | None = Query(default=None, pattern=PSEUDONYM, description="Per-agreement pseudonym."),
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after: int | None = Query(default=None, ge=-1, description="Cursor: return events with seq > after."),
+    since: Annotated[UtcMoment | None, Query(description=_MOMENT)] = None,
+    until: Annotated[UtcMoment | None, Query(description=_MOMENT)] = None,
+    after: int | None = Query(
+        default=None, ge=-1, le=SEQ_MAX, description="Cursor: return events with seq > after."
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
     format: Literal["json", "csv"] = "json",
 ) -> Any:
@@ -232,9 +242,9 @@ def event_proof(
     request: Request,
     session: DbSession,
     actor: Reader,
-    seq: int,
-    agreement: str | None = Query(default=None, max_length=128),
-    purpose: str | None = Query(default=None, max_length=64),
+    seq: Annotated[int, Path(ge=0, le=SEQ_MAX)],
+    agreement: AgreementQuery = None,
+    purpose: PurposeQuery = None,
 ) -> ProofOut:
     secrets = _secrets(request)
     scope = _scope(session, request, actor, agreement, purpose)
@@ -260,12 +270,10 @@ class SubjectReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agreement_id: str = Field(max_length=128)
-    purpose: str = Field(
-        max_length=64, description="The audit_read purpose the DPO holds under the agreement."
-    )
+    agreement_id: AgreementId
+    purpose: PurposeCode = Field(description="The audit_read purpose the DPO holds under the agreement.")
     identifiers: Identifiers | None = None
-    tokens: dict[str, Annotated[str, Field(max_length=120)]] | None = Field(default=None, max_length=10)
+    tokens: dict[FieldName, Annotated[str, Field(max_length=120)]] | None = Field(default=None, max_length=10)
 
 
 class SubjectReportOut(BaseModel):

@@ -193,3 +193,46 @@ def test_an_append_failing_at_commit_fails_the_request_and_stores_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     with sessions() as session:
         assert session.get(Agency, "agency-x") is None
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "where"),
+    [
+        ("/v1/audit/events", {"after": 2**63}, "query.after"),
+        ("/v1/audit/events", {"since": "2026-11-29T09:00:00"}, "query.since"),  # no offset
+        ("/v1/audit/events", {"until": "0001-01-01T00:00:00+14:00"}, "query.until"),  # before year 1 in UTC
+        ("/v1/audit/events", {"agency": "edu\x00fife"}, "query.agency"),
+        ("/v1/audit/events", {"by": "1\x00"}, "query.by"),
+        ("/v1/audit/events", {"action": "records.lookup\x00"}, "query.action"),
+        ("/v1/audit/events", {"agreement": "agr\x00", "purpose": "AUDIT"}, "query.agreement"),
+        ("/v1/audit/events", {"agreement": "agr-1", "purpose": "AUD\x00IT"}, "query.purpose"),
+        (f"/v1/audit/events/{10**20}/proof", {}, "path.seq"),
+    ],
+)
+def test_malformed_search_parameters_get_422_naming_them(
+    client: TestClient, operator_token: str, bearer: Bearer, path: str, params: dict[str, object], where: str
+) -> None:
+    response = client.get(path, params=params, headers=bearer(operator_token))
+    assert response.status_code == 422, response.text
+    assert where in {e["location"] for e in response.json()["errors"]}
+
+
+def test_a_malformed_subject_report_gets_422_and_never_echoes_what_was_sent(
+    client: TestClient, operator_token: str, bearer: Bearer, sessions: sessionmaker[Session]
+) -> None:
+    before = _log_size(sessions)
+    auth = bearer(operator_token)
+    for body in (
+        {"agreement_id": "agr\x00", "purpose": "AUDIT", "tokens": {"token_chi": "x"}},
+        {"agreement_id": "agr-1", "purpose": "AUD\x00IT", "tokens": {"token_chi": "x"}},
+        {"agreement_id": "agr-1", "purpose": "AUDIT", "tokens": {"Jamie Smith 0101011237": "x"}},
+    ):
+        response = client.post("/v1/audit/subject-report", json=body, headers=auth)
+        assert response.status_code == 422, response.text
+        assert "Jamie" not in response.text and "0101011237" not in response.text
+    assert _log_size(sessions) == before  # refused before anything was read or logged
+
+
+def _log_size(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return service.log_size(session)
