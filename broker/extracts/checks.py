@@ -150,7 +150,13 @@ def read_table(path: Path, file_format: str) -> pa.Table:
 
 
 def check_columns(table: pa.Table, dataset: Dataset) -> None:
-    """The columns must be exactly the dataset's token columns plus its non-key fields."""
+    """The columns must be exactly the dataset's token columns plus its non-key fields, each holding
+    single values.
+
+    A column the agreement does not declare is named by its position, never by its header: a file
+    without a header row has data there (a child's number, name or date of birth), and the receipt is
+    stored and shown.
+    """
     expected = [*token_columns(dataset), *(f.name for f in kept_fields(dataset))]
     problems = [
         Problem("columns", "Declared column is missing.", column=c)
@@ -158,9 +164,18 @@ def check_columns(table: pa.Table, dataset: Dataset) -> None:
         if c not in table.column_names
     ]
     problems += [
-        Problem("columns", "Column is not declared in the agreement's dataset definition.", column=c)
-        for c in table.column_names
+        Problem(
+            "columns",
+            f"Column {position} (counting from 1) is not declared in the agreement's dataset definition. "
+            "Its header is not repeated here, as it may be data: check that the file has a header row.",
+        )
+        for position, c in enumerate(table.column_names, start=1)
         if c not in expected
+    ]
+    problems += [
+        Problem("columns", "Column holds lists or records, not single values.", column=field.name)
+        for field in table.schema
+        if field.name in expected and pa.types.is_nested(field.type)
     ]
     if len(set(table.column_names)) != len(table.column_names):
         problems.append(Problem("columns", "A column name appears more than once."))

@@ -1,5 +1,6 @@
 """Whole-file and per-row checks of a submitted extract, using the agency-side pipeline to make it."""
 
+import csv
 import os
 from pathlib import Path
 
@@ -111,10 +112,34 @@ def test_wrong_columns_refuse_the_file(tmp_path: Path) -> None:
     with pytest.raises(ExtractRefused) as refused:
         read_and_check(path, "csv", DATASET, REKEYER, 1)
     assert refused.value.status == "rejected"
-    assert {(p.rule, p.column) for p in refused.value.problems} == {
-        ("columns", "stage"),
-        ("columns", "surname"),
-    }
+    position = frame.columns.index("surname") + 1
+    assert {(p.rule, p.column) for p in refused.value.problems} == {("columns", "stage"), ("columns", None)}
+    undeclared = next(p for p in refused.value.problems if p.column is None)
+    assert f"Column {position} " in undeclared.detail and "surname" not in repr(refused.value.problems)
+
+
+def test_a_file_without_a_header_row_is_refused_without_repeating_its_first_row(tmp_path: Path) -> None:
+    """Its first row is taken as the header: the receipt names the columns by position, never by it."""
+    path = pseudonymised(tmp_path, raw_rows())
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[1:]))
+    first_row = next(csv.reader(lines[1:2]))
+    with pytest.raises(ExtractRefused) as refused:
+        read_and_check(path, "csv", DATASET, REKEYER, 1)
+    shown = repr(refused.value.problems)
+    assert refused.value.status == "rejected"
+    assert not [value for value in first_row if value and value in shown]
+
+
+def test_a_parquet_column_of_lists_is_refused(tmp_path: Path) -> None:
+    path = pseudonymised(tmp_path, raw_rows())
+    frame = pl.read_csv(path)
+    frame = frame.with_columns(pl.col("stage").map_elements(lambda v: [v], return_dtype=pl.List(pl.String)))
+    parquet = tmp_path / "nested.parquet"
+    frame.write_parquet(parquet)
+    with pytest.raises(ExtractRefused) as refused:
+        read_and_check(parquet, "parquet", DATASET, REKEYER, 1)
+    assert ("columns", "stage") in {(p.rule, p.column) for p in refused.value.problems}
 
 
 def test_stale_key_version_refuses_the_file(tmp_path: Path) -> None:
