@@ -1,8 +1,10 @@
 """0007_extract_index packs the old per-token and per-row index rows into buckets a lookup finds;
-0010_linkage_segments will not go down while segments hold link tokens."""
+0010_linkage_segments will not go down while segments hold link tokens; 0011 scrubs undeclared
+columns' headers from stored receipts."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import UTC, datetime
@@ -59,15 +61,15 @@ def test_old_index_rows_become_buckets(db_url: str) -> None:
     engine.dispose()
 
 
-def _insert_extract(conn: Connection, extract_id: str, at: datetime) -> None:
+def _insert_extract(conn: Connection, extract_id: str, at: datetime, problems: str = "[]") -> None:
     conn.execute(
         text(
             "INSERT INTO extracts (id, agreement_id, agreement_version, dataset_id, provider,"
             " submitted_by, as_of, received_at, content_hash, file_format, status, rows_total,"
             " rows_accepted, rows_rejected, problems)"
-            " VALUES (:e, 'agr', 1, 'd', 'p', 1, :as_of, :at, 'h', 'csv', 'accepted', 3, 3, 0, '[]')"
+            " VALUES (:e, 'agr', 1, 'd', 'p', 1, :as_of, :at, 'h', 'csv', 'accepted', 3, 3, 0, :problems)"
         ),
-        {"e": extract_id, "as_of": at.date(), "at": at},
+        {"e": extract_id, "as_of": at.date(), "at": at, "problems": problems},
     )
 
 
@@ -89,4 +91,27 @@ def test_segments_hold_the_downgrade_until_they_are_gone(db_url: str) -> None:
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM linkage_segments")).scalar() == 0
+    engine.dispose()
+
+
+def test_stored_receipts_lose_the_headers_of_undeclared_columns(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0010_linkage_segments")
+    missing = {"row": None, "column": "stage", "rule": "columns", "detail": "Declared column is missing."}
+    leaked = {
+        "row": None,
+        "column": "0101011237",  # a headerless file's first row, as receipts stored it
+        "rule": "columns",
+        "detail": "Column is not declared in the agreement's dataset definition.",
+    }
+    extract_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        _insert_extract(conn, extract_id, datetime(2026, 11, 1, tzinfo=UTC), json.dumps([missing, leaked]))
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        extract = session.get(Extract, extract_id)
+        assert extract is not None
+        assert extract.problems[0] == missing
+        assert extract.problems[1]["column"] is None and extract.problems[1]["rule"] == "columns"
+        assert "0101011237" not in json.dumps(extract.problems)
     engine.dispose()
