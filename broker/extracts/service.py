@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -686,6 +686,8 @@ def submit(
     now = at or _now()
     if file_format not in FORMATS:
         raise Invalid(f"Unsupported format '{file_format}': send csv or parquet.")
+    if as_of > now.date() + timedelta(days=1):  # a day's grace for the sender's time zone
+        raise Invalid("as_of is in the future: give the date the extract describes (ISO 8601, YYYY-MM-DD).")
     agreement, dataset, rule_id, purpose_code = authorise_submission(
         session, actor, agreement_id, dataset_id, purpose, now
     )

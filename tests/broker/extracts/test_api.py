@@ -354,3 +354,13 @@ def test_a_state_from_before_segments_moves_its_tokens_into_segments(
     assert now.records.head(state.records.height).drop("subject_id").equals(state.records.drop("subject_id"))
     assert now.tokens.head(state.tokens.height).equals(state.tokens)
     assert now.tokens.height > state.tokens.height
+
+
+def test_an_as_of_date_in_the_future_is_refused_and_nothing_stored(
+    client: TestClient, people: dict, extract: Path, sessions: sessionmaker[Session]
+) -> None:
+    officer = {"Authorization": f"Bearer {people[('edu-fife', 'data_officer')]}", "Content-Type": "text/csv"}
+    response = client.post(URL, params={"as_of": "9999-12-31"}, content=extract.read_bytes(), headers=officer)
+    assert response.status_code == 422 and "as_of is in the future" in response.json()["detail"]
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Extract)) == 0
