@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -61,6 +61,11 @@ def key_command() -> None:
     typer.echo(service.verifier_key(open_context().secrets))
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """Typer reads a time without an offset: on the command line it means UTC, as the log keeps it."""
+    return None if moment is None else moment.replace(tzinfo=UTC)
+
+
 @app.command("export")
 def export_command(
     out: Path = typer.Option(Path("-"), "--out", "-o", help="JSONL file to write; '-' for stdout."),
@@ -68,13 +73,18 @@ def export_command(
     agency: str | None = typer.Option(None, help="Only events by this agency."),
     subject: str | None = typer.Option(None, help="Only events about this per-agreement pseudonym."),
     decision: Decision | None = typer.Option(None),
-    since: datetime | None = typer.Option(None, help="From this time (inclusive)."),
-    until: datetime | None = typer.Option(None, help="Before this time."),
+    since: datetime | None = typer.Option(None, help="From this time, UTC (inclusive)."),
+    until: datetime | None = typer.Option(None, help="Before this time, UTC."),
 ) -> None:
     """Write a signed checkpoint and every matching event it covers, each with its inclusion proof."""
     context = open_context()
     flt = service.EventFilter(
-        agreement_id=agreement, agency=agency, subject=subject, decision=decision, since=since, until=until
+        agreement_id=agreement,
+        agency=agency,
+        subject=subject,
+        decision=decision,
+        since=_utc(since),
+        until=_utc(until),
     )
     with transaction(context.sessions) as session:
         lines = list(service.export_lines(session, service.signer(context.secrets), flt))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,16 @@ def test_checkpoint_verify_export_and_key(
 def test_verify_rejects_a_malformed_key(cli_env: None) -> None:
     result = runner.invoke(app, ["audit", "verify", "--key", "not-a-key"])
     assert result.exit_code == 2 and "--key" in result.output
+
+
+def test_export_takes_a_time_window_in_utc(
+    cli_env: None, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Times on the command line carry no offset: they are read as UTC, not refused or guessed at."""
+    _append(sessions, 3)
+    out = tmp_path / "window.jsonl"
+    until = datetime.now(UTC) + timedelta(minutes=5)
+    for since, expected in (("2000-01-01", 3), (until.strftime("%Y-%m-%dT%H:%M:%S"), 0)):
+        done = runner.invoke(app, ["audit", "export", "-o", str(out), "--since", since])
+        assert done.exit_code == 0, done.output
+        assert len(out.read_text().splitlines()) - 1 == expected  # the checkpoint line, then the events
