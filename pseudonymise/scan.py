@@ -6,7 +6,10 @@ plus our own: CHI and SCN validated by check digit, NINO validated by HMRC's pre
 postcodes, UK phone numbers and written-out dates; and an optional deny-list of names the caller
 already knows, matched with or without their accents. Digit identifiers may be grouped with spaces
 (one or two), full stops, hyphens or slashes anywhere and typed against a label (``CHI0101011237``),
-as people type them. A :class:`Finding` names column, row and entity type: never the matched text.
+as people type them. Text pasted from PDFs, Word or web forms is folded to ASCII before matching
+(Unicode spaces, dashes, curly apostrophes, full-width forms; zero-width characters and soft hyphens
+dropped), with positions mapped back to the original. A :class:`Finding` names column, row and entity
+type: never the matched text.
 """
 
 from __future__ import annotations
@@ -48,14 +51,22 @@ _DAY: Final = "[0-3]?[0-9](?:st|nd|rd|th)?"
 _YEAR: Final = "[12][0-9]{3}"
 # Written dates as typed: spaces left out ('14Jul2010'), a full stop after the month ('Sep. 11 2018'), and
 # after a day and month a two-digit year ('9th Jan 19'), but not the hour of a time ('3 May 10:30').
-_DAY_MONTH_YEAR: Final = rf"\b{_DAY}(?: of | ?)(?:{_MONTHS})\.?,? ?(?:{_YEAR}|[0-9]{{2}})\b(?![:.][0-9])"
+# Slashes round the month ('05/Jul/1996') and an apostrophe for the century ("13 Oct '10") too.
+_DAY_MONTH_YEAR: Final = (
+    rf"\b{_DAY}(?: of | ?|/)(?:{_MONTHS})\.?(?:,? ?|/)'?(?:{_YEAR}|[0-9]{{2}})\b(?![:.][0-9])"
+)
+# A numeric date with spaces for separators ('18 10 1991'): two-digit day and month and a full year,
+# so a run of scores or a grouped CHI is not one.
+_SPACED_DATE: Final = r"\b(?:0[1-9]|[12][0-9]|3[01]) (?:0[1-9]|1[0-2]) (?:19|20)[0-9]{2}\b"
 _MONTH_DAY_YEAR: Final = rf"\b(?:{_MONTHS})\.? {_DAY},? {_YEAR}\b"
 # Digits of one identifier as people group them: nothing, one or two spaces, or a full stop, slash or
 # hyphen with or without a space either side ('01.01.01.1237', '485  777  3456', '010101 - 1237').
 _SEPARATOR: Final = r"(?: ?[./-] ?| {1,2})?"
 # Without a date or a check scheme strong enough on its own, an SCN in text needs one of these nearby
 # ('S.C.N.' as well as 'SCN').
-_SCN_CONTEXT: Final = re.compile(r"s\.?c\.?n|candidate|sqa|pupil", re.IGNORECASE)
+_SCN_CONTEXT: Final = re.compile(r"s\.?c\.?n|cand(?:idate|\b)|sqa|pupil", re.IGNORECASE)
+# A spreadsheet drops a CHI's leading zero (day 01 to 09); nine digits are a CHI only with this nearby.
+_CHI_CONTEXT: Final = re.compile(r"\bchi\b", re.IGNORECASE)
 # A NINO without its suffix letter is also the shape of many references ('SW123456', 'RJ123456').
 _NINO_CONTEXT: Final = re.compile(r"\bn\.?i\b|nino|insurance", re.IGNORECASE)
 _CONTEXT_BEFORE, _CONTEXT_AFTER = 40, 20
@@ -91,16 +102,72 @@ def _offline_tldextract() -> None:
     tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())  # type: ignore[assignment]
 
 
+# What a paste leaves that the patterns do not expect: any non-ASCII character (see _fold_char), and
+# spaces around an '@' between two words ('ccunningham @edubuzz.org'), which are dropped.
+_FOLDABLE: Final = re.compile(r"(?<=\w)[^\S\r\n]+@[^\S\r\n]*(?=\w)|(?<=\w)@[^\S\r\n]+(?=\w)|[^\x00-\x7f]")
+_QUOTES: Final = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+}
+
+
+@functools.cache
+def _fold_char(c: str) -> str:
+    """A Unicode space as a space, a dash or minus as a hyphen, a curly quote as a straight one, a
+    full-width or compatibility form as its ASCII (NFKC), zero-width and format characters (soft
+    hyphen, zero-width space, BOM) as nothing; anything else (an accented letter) as itself."""
+    if c.isspace():
+        return " "
+    category = unicodedata.category(c)
+    if category == "Cf":
+        return ""
+    if category == "Pd" or c == "\u2212":
+        return "-"
+    if c in _QUOTES:
+        return _QUOTES[c]
+    compatible = unicodedata.normalize("NFKC", c)
+    return compatible if compatible.isascii() else c
+
+
+def _fold(text: str) -> tuple[str, list[int] | None]:
+    """``text`` as the patterns expect it, and where each of its characters came from in ``text``
+    (None when nothing changed), so positions found in the folded text can be mapped back."""
+    if text.isascii() and "@" not in text:
+        return text, None
+    parts: list[str] = []
+    origin: list[int] = []
+    last = 0
+    for m in _FOLDABLE.finditer(text):
+        found = m.group()
+        new = "@" if "@" in found else _fold_char(found)
+        parts.append(text[last : m.start()])
+        parts.append(new)
+        origin.extend(range(last, m.start()))
+        origin.extend([m.start() + max(found.find("@"), 0)] * len(new))
+        last = m.end()
+    if not parts:
+        return text, None
+    parts.append(text[last:])
+    origin.extend(range(last, len(text)))
+    return "".join(parts), origin
+
+
 def _digits_only(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
-def _grouped_digits(n: int) -> str:
-    """``n`` digits with a separator or none between any two (3-3-4, 6/4, 2.2.2.4, 6 - 4, ...).
+def _grouped_digits(n: int, fewest: int | None = None) -> str:
+    """``n`` digits (or ``fewest`` to ``n``) with a separator or none between any two (3-3-4, 6/4,
+    2.2.2.4, 6 - 4, ...).
 
     Bounded by non-digits rather than word boundaries: labels get typed against the number.
     """
-    return rf"(?<![0-9])[0-9](?:{_SEPARATOR}[0-9]){{{n - 1}}}(?![0-9])"
+    return rf"(?<![0-9])[0-9](?:{_SEPARATOR}[0-9]){{{(fewest or n) - 1},{n - 1}}}(?![0-9])"
 
 
 def _near(context: re.Pattern[str], text: str, start: int, end: int) -> bool:
@@ -112,7 +179,7 @@ def _near(context: re.Pattern[str], text: str, start: int, end: int) -> bool:
 
 
 def _chi_is_valid(text: str) -> bool:
-    return checkdigits.chi_is_valid(_digits_only(text))
+    return checkdigits.chi_is_valid(_digits_only(text).zfill(10))
 
 
 def _scn_is_valid(text: str) -> bool:
@@ -121,7 +188,12 @@ def _scn_is_valid(text: str) -> bool:
 
 
 def _nino_is_valid(text: str) -> bool:
-    return isinstance(normalise_nino(text), str)
+    return isinstance(normalise_nino(text.replace("|", "")), str)
+
+
+def _chi_in_place(text: str, start: int, end: int) -> bool:
+    """Ten digits, or nine (a spreadsheet dropped the leading zero) with CHI nearby."""
+    return len(_digits_only(text[start:end])) == 10 or _near(_CHI_CONTEXT, text, start, end)
 
 
 def _scn_in_place(text: str, start: int, end: int) -> bool:
@@ -189,14 +261,16 @@ def _recognisers() -> list[PatternRecognizer]:
         r" *[0-9][ABD-HJLNP-UW-Z]{2})\b"
     )
     # The suffix letter is often left off; without it the prefix must be in capitals, or 'at 12 34 56'
-    # would read as a NINO.
-    nino_digits = "[ -]?[0-9](?:[ -]?[0-9]){5}"
+    # would read as a NINO. A form's boxes put a space or a bar between every character.
+    nino_digits = "[ |-]?[0-9](?:[ |-]?[0-9]){5}"
     return [
-        # 10 digits, however grouped, kept only with a real date and a valid check digit.
+        # 10 digits (or 9, see _chi_in_place), however grouped, kept only with a real date and a valid
+        # check digit.
         Recogniser(
             CHI_ENTITY,
-            [Pattern("chi", _grouped_digits(10), 0.9)],
+            [Pattern("chi", _grouped_digits(10, fewest=9), 0.9)],
             valid=_chi_is_valid,
+            keep=_chi_in_place,
             name="chi",
         ),
         # presidio's NHS check digit, over the CHI's groupings.
@@ -215,8 +289,8 @@ def _recognisers() -> list[PatternRecognizer]:
         Recogniser(
             "UK_NINO",
             [
-                Pattern("nino", rf"\b[a-z]{{2}}{nino_digits}[ -]?[a-d]\b", 0.5),
-                Pattern("nino without suffix", rf"\b(?-i:[A-Z]{{2}}){nino_digits}\b", 0.5),
+                Pattern("nino", rf"\b[a-z][ |]?[a-z]{nino_digits}[ |-]?[a-d]\b", 0.5),
+                Pattern("nino without suffix", rf"\b(?-i:[A-Z][ |]?[A-Z]){nino_digits}\b", 0.5),
             ],
             valid=_nino_is_valid,
             keep=_nino_in_place,
@@ -250,7 +324,10 @@ def _recognisers() -> list[PatternRecognizer]:
         # presidio's numeric dates, full ones only, and not a schedule of ages ('8/12/16 wk imms').
         Recogniser(
             "DATE_TIME",
-            [p for p in pr.DateRecognizer.PATTERNS if p.name not in _PARTIAL_DATES],
+            [
+                *(p for p in pr.DateRecognizer.PATTERNS if p.name not in _PARTIAL_DATES),
+                Pattern("dd mm yyyy", _SPACED_DATE, 0.6),
+            ],
             keep=_not_ages,
             name="numeric date",
         ),
@@ -285,7 +362,7 @@ def analyzer() -> AnalyzerEngine:
 
 
 def _is_public_number(matched: str) -> bool:
-    digits = _digits_only(matched)
+    digits = _digits_only(_fold(matched)[0])
     if digits.startswith("44"):
         digits = "0" + digits[2:].removeprefix("0")
     return digits in PUBLIC_NUMBERS
@@ -305,7 +382,7 @@ def _deny_recogniser(names: Iterable[str]) -> PatternRecognizer | None:
             form
             for n in names
             if n and isinstance(normalise_name(n), str) and len(n.strip()) >= 3
-            for form in (n.strip(), _without_accents(n.strip()))
+            for form in (_fold(n.strip())[0], _without_accents(_fold(n.strip())[0]))
         }
     )
     if not words:
@@ -321,21 +398,29 @@ class Scanner:
         self._deny = tuple(deny_list)
         self._threshold = score_threshold
 
-    def scan_text(self, text: str, extra_deny: Iterable[str] = ()) -> list[tuple[str, float]]:
-        """(entity type, best score) per entity type found in ``text``."""
-        if not text or not text.strip():
-            return []
+    def analyse(self, text: str, extra_deny: Iterable[str] = ()) -> list[RecognizerResult]:
+        """presidio's results for ``text`` folded (:func:`_fold`), with positions in ``text`` itself."""
+        folded, origin = _fold(text)
         deny = _deny_recogniser((*self._deny, *extra_deny))
         entities = [*ENTITIES, KNOWN_PERSON] if deny else list(ENTITIES)
         results = self._engine.analyze(
-            text=text,
+            text=folded,
             language="en",
             entities=entities,
             score_threshold=self._threshold,
             ad_hoc_recognizers=[deny] if deny else None,
         )
+        if origin is not None:
+            for r in results:
+                r.start, r.end = origin[r.start], origin[r.end - 1] + 1
+        return results
+
+    def scan_text(self, text: str, extra_deny: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """(entity type, best score) per entity type found in ``text``."""
+        if not text or not text.strip():
+            return []
         best: dict[str, float] = {}
-        for r in results:
+        for r in self.analyse(text, extra_deny):
             if r.entity_type == "PHONE_NUMBER" and _is_public_number(text[r.start : r.end]):
                 continue
             best[r.entity_type] = max(best.get(r.entity_type, 0.0), r.score)

@@ -12,6 +12,7 @@ from pseudonymise.scan_eval import (
     held_out_v2_notes,
     held_out_v3_notes,
     held_out_v4_notes,
+    held_out_v5_notes,
     labelled_notes,
 )
 
@@ -24,6 +25,7 @@ def main() -> None:
         "held_out_v2": held_out_v2_notes(),
         "held_out_v3": held_out_v3_notes(),
         "held_out_v4": held_out_v4_notes(),
+        "held_out_v5": held_out_v5_notes(),
     }
     report = {name: evaluate(scanner, notes) for name, notes in sets.items()}
     every_note = [note for notes in sets.values() for note in notes]

@@ -146,3 +146,65 @@ def test_public_helplines_are_not_findings(note: str) -> None:
 def test_a_private_number_beside_a_helpline_is_still_found() -> None:
     found = dict(Scanner().scan_text("Childline 0800 1111; mum on 07700 900123."))
     assert "PHONE_NUMBER" in found
+
+
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [
+        # pasted from Word, a PDF or a web form: Unicode spaces, dashes, zero-width characters, soft
+        # hyphens and full-width digits between or inside the groups
+        ("CHI 010101\u00a01237", CHI_ENTITY),
+        ("chi 010101 \u2013 1237 on the letter", CHI_ENTITY),
+        ("CHI:0101\u200b011237", CHI_ENTITY),
+        ("CHI 010101\u00ad1237", CHI_ENTITY),
+        ("CHI: \uff10\uff11\uff10\uff11\uff10\uff11\uff11\uff12\uff13\uff17", CHI_ENTITY),
+        ("NHS 943\u2009476\u20095919", "UK_NHS"),
+        ("NHS no 943\u2011476\u20115919", "UK_NHS"),
+        ("moved to EH11\u00a03DT", "UK_POSTCODE"),
+        ("NINO JG\u00a010\u00a037\u00a059\u00a0A", "UK_NINO"),
+        ("e-mail: kyle.h@\u200bglow.sch.uk", "EMAIL_ADDRESS"),
+        # form boxes, one character apiece
+        ("NI: J G 1 0 3 7 5 9 A", "UK_NINO"),
+        ("NI J|G|1|0|3|7|5|9|A", "UK_NINO"),
+        # other labels and spellings
+        ("Scottish cand. no 100 000 008", SCN_ENTITY),
+        ("email ccunningham @edubuzz.org", "EMAIL_ADDRESS"),
+        ("DOB 18 10 1991", "DATE_TIME"),
+        ("seen 13 Oct '10 at home", "DATE_TIME"),
+        ("dob 05/Jul/1996", "DATE_TIME"),
+        ("CHI/NHS no. 101011237", CHI_ENTITY),  # a spreadsheet dropped the leading zero
+    ],
+)
+def test_identifiers_pasted_boxed_or_exported_are_found(text: str, entity: str) -> None:
+    assert entity in {e for e, _ in Scanner().scan_text(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ref 101011237 logged",  # a CHI without its leading zero, but no CHI word near it
+        "CHI 010101\u00a01238",  # pasted, but the check digit is wrong
+        "Walk above Portree; grid ref NG\u00a0483\u00a0437.",  # a NINO's shape, no NI word
+        "Met at Tesco @ 3.30pm, then @FifeCouncil posted",
+        "Childline (0800\u00a01111) and 0800\u200b1111 given",
+        "8\u201112\u201116\u00a0week imms given",
+        "Tax year 2022\u201323; visit 14:30 \u2013 15:30; page 3 of 12 \u2014 printed 13:00",
+        "scores 12 34 56 and 12 10 21, year 12 2019",
+    ],
+)
+def test_pasted_look_alikes_are_not_flagged(text: str) -> None:
+    assert Scanner().scan_text(text) == []
+
+
+@pytest.mark.parametrize(
+    ("deny", "note"), [("O'Donnell", "Met O\u2019Donnell."), ("O\u2019Donnell", "Met O'Donnell.")]
+)
+def test_known_names_are_found_with_either_apostrophe(deny: str, note: str) -> None:
+    assert dict(Scanner([deny]).scan_text(note)) == {KNOWN_PERSON: 1.0}
+
+
+def test_positions_refer_to_the_text_as_given() -> None:
+    """Folding drops zero-width characters and soft hyphens, so positions are mapped back."""
+    text = "\u200bRef\u00ad: CHI\u00a0010101\u200b1237 \u2013 ok"
+    [result] = [r for r in Scanner().analyse(text) if r.entity_type == CHI_ENTITY]
+    assert text[result.start : result.end] == "010101\u200b1237"

@@ -1,7 +1,7 @@
 """The labelled-notes evaluations: frozen held-out sets, and recall and false-positive floors.
 
-Floors for the in-sample sets (labelled, v1, v2, v3) hold what was tuned (docs/pseudonymisation.md);
-held-out v4's sit a margin under what was measured, so a regression shows without claiming more than
+Floors for the in-sample sets (labelled, v1 to v4) hold what was tuned (docs/pseudonymisation.md);
+held-out v5's sit a margin under what was measured, so a regression shows without claiming more than
 was seen.
 """
 
@@ -22,6 +22,7 @@ from pseudonymise.scan_eval import (
     held_out_v2_notes,
     held_out_v3_notes,
     held_out_v4_notes,
+    held_out_v5_notes,
     labelled_notes,
 )
 
@@ -44,6 +45,7 @@ def test_held_out_sets_are_frozen() -> None:
     assert _digest(held_out_v2_notes()) == "6a9e5986ddd683aaae33171718cb55f9c8f11d5fce035e33431ed2ca4db1fb52"
     assert _digest(held_out_v3_notes()) == "9c88f0e4bd616bacf248962a82d252ee651c69a4a994598f51c84ee99ef1a48a"
     assert _digest(held_out_v4_notes()) == "57cf00d758151a4c75c7598b85a3b602d1c48121ad053b4da351657f3a6eb87d"
+    assert _digest(held_out_v5_notes()) == "cf32de54e089596f35b522bdc634157d0535b5eef866ce10cad7145a4789285a"
 
 
 def test_sets_share_no_note_or_name() -> None:
@@ -53,6 +55,7 @@ def test_sets_share_no_note_or_name() -> None:
         held_out_v2_notes(),
         held_out_v3_notes(),
         held_out_v4_notes(),
+        held_out_v5_notes(),
     ]
     for i, first in enumerate(sets):
         assert {n.label for n in first} == {*ACCEPTED, None}
@@ -63,9 +66,16 @@ def test_sets_share_no_note_or_name() -> None:
 
 @pytest.mark.parametrize(
     ("notes", "max_fp_rate"),
-    # v2's 3 false positives in 800 are invoice numbers that pass the NHS Mod-11 check (1 in 11 do).
-    [(labelled_notes, 0.0), (held_out_v1_notes, 0.0), (held_out_v2_notes, 0.004), (held_out_v3_notes, 0.0)],
-    ids=["in_sample", "held_out_v1", "held_out_v2", "held_out_v3"],
+    # v2's 3 false positives in 800 are invoice numbers that pass the NHS Mod-11 check (1 in 11 do); v4's
+    # 1 is a 9-digit reference and a count joined by a spaced hyphen into a number passing that check.
+    [
+        (labelled_notes, 0.0),
+        (held_out_v1_notes, 0.0),
+        (held_out_v2_notes, 0.004),
+        (held_out_v3_notes, 0.0),
+        (held_out_v4_notes, 0.001),
+    ],
+    ids=["in_sample", "held_out_v1", "held_out_v2", "held_out_v3", "held_out_v4"],
 )
 def test_tuned_sets_are_all_found(notes: Callable[[], list[Note]], max_fp_rate: float) -> None:
     recall, fp_rate = _recall_and_fp(notes())
@@ -73,10 +83,9 @@ def test_tuned_sets_are_all_found(notes: Callable[[], list[Note]], max_fp_rate: 
     assert fp_rate <= max_fp_rate
 
 
-def test_held_out_v4_recall_and_false_positive_rate() -> None:
-    """Measured once after the v3-tuned changes, minus about 0.05 (docs/pseudonymisation.md)."""
-    recall, fp_rate = _recall_and_fp(held_out_v4_notes())
-    floors = {"CHI": 0.65, "DATE": 0.69, "EMAIL": 0.69, "NAME": 0.94, "NHS": 0.72}
-    for label, floor in {**floors, "NINO": 0.6, "PHONE": 0.95, "POSTCODE": 0.79, "SCN": 0.81}.items():
-        assert recall[label] >= floor, label
+def test_held_out_v5_recall_and_false_positive_rate() -> None:
+    """Measured once after the v4-tuned changes, minus about 0.05 (docs/pseudonymisation.md)."""
+    recall, fp_rate = _recall_and_fp(held_out_v5_notes())
+    for label in ACCEPTED:
+        assert recall[label] >= (0.8 if label == "POSTCODE" else 0.95), label
     assert fp_rate <= 0.005
