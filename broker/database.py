@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
+from audit.canonical import leaf_bytes
+from audit.merkle import leaf_hash
 from broker.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA wal_autocheckpoint=0")  # the engine's WalCheckpointer does it
     cursor.close()
+    dbapi_connection.create_function("audit_leaf_hash", 2, _audit_leaf_hash, deterministic=True)
+
+
+def _audit_leaf_hash(seq: int, body: str) -> bytes:
+    """The audit log's leaf hash in SQL: SQLite appends compute it in their INSERT, as PostgreSQL's
+    append function does (``broker.audit.service``). On every connection, whenever it was opened."""
+    return leaf_hash(leaf_bytes(seq, body.encode()))
 
 
 class WalCheckpointer:

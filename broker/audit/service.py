@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, bindparam, cast, event, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, bindparam, cast, event, func, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
@@ -152,20 +151,9 @@ _SQLITE_APPEND = text(
 ).bindparams(bindparam("at", type_=UtcDateTime()))
 """One statement, so the number is drawn under the write lock: SQLite takes it when a writing statement
 starts, before the statement reads. Read first in a statement of its own, the number could be taken by
-another connection's commit in between, and the insert guard would refuse the append."""
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_leaf_hash(dbapi_connection: Any, _record: Any) -> None:
-    """``audit_leaf_hash(seq, body)`` in SQL on SQLite connections, as PostgreSQL's append function
-    computes it, from the same ``leaf_bytes``."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function(
-            "audit_leaf_hash",
-            2,
-            lambda seq, body: leaf_hash(leaf_bytes(seq, body.encode())),
-            deterministic=True,
-        )
+another connection's commit in between, and the insert guard would refuse the append. The leaf hash is
+computed in SQL too, as PostgreSQL's append function does (``audit_leaf_hash``: every SQLite connection
+gets it, see ``broker.database``)."""
 
 
 def _sqlite_append(session: Session, body: bytes) -> None:
