@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
@@ -64,6 +65,17 @@ FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 PurposeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
 Curie = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+def one_line(value: str) -> str:
+    """No control characters (NUL, tab, line breaks): PostgreSQL cannot store NUL, and a title or a name
+    is shown on one line."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Title = Annotated[Text, AfterValidator(one_line)]
 
 
 def _check_duration(text: str) -> str:
@@ -135,7 +147,7 @@ class Field(_Strict):
 
 class Dataset(_Strict):
     id: Slug
-    title: Text | None = None
+    title: Title | None = None
     provider: Slug
     refresh: IsoDuration
     retention: IsoDuration
@@ -265,7 +277,7 @@ class Agreement(_Strict):
     id: AgreementId
     version: Annotated[int, Attr(ge=1)]
     supersedes: Annotated[int, Attr(ge=1)] | None = None
-    title: Text
+    title: Title
     jurisdiction: Literal["GB-SCT"] = "GB-SCT"
     validity: Validity
     review: Review | None = None

@@ -10,13 +10,12 @@ from fastapi import Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, model_validator
 
-from agreements.loader import Finding
 from agreements.model import Action, Agreement, AgreementId, Constraints, FieldName, PurposeCode, Role, Slug
 from agreements.render import render_markdown
 from broker.agreements import service
 from broker.agreements.models import AgreementVersion
 from broker.api.deps import CurrentActor, DbSession, api_router
-from broker.api.params import AgreementPath, Serial, SerialPath, UtcMoment, has_control_characters
+from broker.api.params import AgreementPath, Serial, SerialPath, UtcMoment
 from policies.decision import DenyReason, Request
 
 router = api_router(prefix="/v1", tags=["agreements"])
@@ -37,12 +36,8 @@ class AgreementIn(BaseModel):
 
     def parse(self) -> Agreement:
         if self.document is not None:
-            agreement = service.parse_submission(json.dumps(self.document), "json")
-        else:
-            agreement = service.parse_submission(self.text or "", self.format)
-        if has_control_characters(agreement.title):  # the title has a column of its own
-            raise service.invalid([Finding("title", "must not contain control characters")])
-        return agreement
+            return service.parse_submission(json.dumps(self.document), "json")
+        return service.parse_submission(self.text or "", self.format)
 
 
 class VersionOut(BaseModel):

@@ -8,14 +8,13 @@ audit event would carry back out.
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, Field
 
-from agreements.model import AgreementId, Slug
+from agreements.model import AgreementId, Slug, one_line
 
 AGENCY_SLUG = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
 DB_INT_MAX = 2**31 - 1
@@ -35,17 +34,6 @@ IssuedIdPath = Annotated[
 SerialPath = Annotated[Serial, Path()]
 
 
-def has_control_characters(value: str) -> bool:
-    """NUL, line breaks and the like: PostgreSQL cannot store NUL, and none belongs in a name."""
-    return any(unicodedata.category(char) == "Cc" for char in value)
-
-
-def _plain(value: str) -> str:
-    if has_control_characters(value):
-        raise ValueError("must not contain control characters (such as NUL, tab or a line break)")
-    return value
-
-
 def _utc(value: datetime) -> datetime:
     try:
         return value.astimezone(UTC)
@@ -53,6 +41,6 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
-PlainText = Annotated[str, AfterValidator(_plain)]
+PlainText = Annotated[str, AfterValidator(one_line)]
 UtcMoment = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A moment with its UTC offset, converted to UTC (refused when that leaves the calendar)."""

@@ -13,7 +13,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pseudonymise import checkdigits
 from pseudonymise.matchkeys import KeyType
 from pseudonymise.normalise import IdentifierKind, normalise_chi, normalise_name
 from pseudonymise.pipeline import (
@@ -24,6 +23,7 @@ from pseudonymise.pipeline import (
     read_batches,
 )
 from pseudonymise.scan import Scanner
+from pseudonymise.scan_eval.generate import valid_chi
 from pseudonymise.spec import DatasetSpec, SpecError
 from pseudonymise.tokens import LinkageKey, Token, Tokeniser
 
@@ -47,15 +47,6 @@ def tokeniser() -> Tokeniser:
     return Tokeniser(LinkageKey("edu-health", 1, bytes(32)))
 
 
-def _chi(rnd: random.Random) -> str:
-    while True:
-        first9 = f"{rnd.randint(1, 28):02d}{rnd.randint(1, 12):02d}{rnd.randint(8, 20):02d}"
-        first9 += f"{rnd.randint(0, 999):03d}"
-        check = checkdigits.chi_check_digit(first9)
-        if check is not None:
-            return first9 + str(check)
-
-
 def _canary(rnd: random.Random) -> str:
     return "Canary" + "".join(rnd.choice(string.ascii_lowercase) for _ in range(10))
 
@@ -72,7 +63,7 @@ def canary_rows(n: int, seed: int = 3) -> list[list[str]]:
     rnd = random.Random(seed)
     rows = []
     for i in range(n):
-        chi = _chi(rnd) if i % 10 else "CANARY" + str(rnd.randint(10**8, 10**9))  # every 10th is invalid
+        chi = valid_chi(rnd) if i % 10 else "CANARY" + str(rnd.randint(10**8, 10**9))  # every 10th is invalid
         dob = f"20{chi[4:6]}-{chi[2:4]}-{chi[0:2]}" if i % 10 else "2015-01-01"
         rows.append([chi, _canary(rnd), _canary(rnd), dob, "F", "S1", "settled well", _canary(rnd)])
     return rows
